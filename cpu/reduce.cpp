@@ -1,0 +1,146 @@
+// CPU reductions over a dense [outer, reduce, inner] block (tensor/backend.h).
+//
+// Note [Summation order] (tensor/ops.h) is implemented here. A reduced extent
+// that is innermost (inner == 1) is summed in blocks of kBlock elements, each
+// with 8 interleaved partial sums combined as ((0+1)+(2+3))+((4+5)+(6+7)); the
+// block sums are then combined pairwise in index order. An extent with inner > 1
+// is summed row after row along r. Neither depends on the thread count.
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+#include "cpu/cpu_backend.h"
+#include "cpu/parallel.h"
+#include "tensor/error.h"
+#include "tensor/functors.h"
+
+namespace parity::cpu {
+
+namespace {
+
+constexpr std::int64_t kBlock = 1024;
+
+template <typename T>
+using sum_t = std::conditional_t<std::is_floating_point_v<T>, T, std::int64_t>;
+
+template <typename Acc, typename T>
+Acc block_sum(const T* x, std::int64_t n) {
+  Acc lane[8] = {};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) lane[j] += static_cast<Acc>(x[i + j]);
+  }
+  for (int j = 0; i < n; ++i, ++j) lane[j] += static_cast<Acc>(x[i]);
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+// Sum of n contiguous elements in the documented order; parallel over blocks
+// when `parallel` (the caller is not already running rows in parallel).
+template <typename Acc, typename T>
+Acc contiguous_sum(const T* x, std::int64_t n, bool parallel) {
+  if (n <= kBlock) return block_sum<Acc>(x, n);
+  const std::int64_t blocks = (n + kBlock - 1) / kBlock;
+  std::vector<Acc> partial(static_cast<std::size_t>(blocks));
+  auto run = [&](std::int64_t b0, std::int64_t b1) {
+    for (std::int64_t b = b0; b < b1; ++b) {
+      partial[b] = block_sum<Acc>(x + b * kBlock, std::min(kBlock, n - b * kBlock));
+    }
+  };
+  if (parallel) parallel_for(blocks, 32, run);
+  else run(0, blocks);
+  for (std::int64_t size = blocks; size > 1;) {
+    const std::int64_t half = size / 2;
+    for (std::int64_t i = 0; i < half; ++i) partial[i] = partial[2 * i] + partial[2 * i + 1];
+    if (size % 2) partial[half] = partial[size - 1];
+    size = half + size % 2;
+  }
+  return partial[0];
+}
+
+// Max/min with NaN propagation, and the index of the first extreme (a NaN
+// counts as the extreme: the first NaN wins).
+template <typename T, bool kMax>
+struct Extreme {
+  T value;
+  std::int64_t index;
+  void visit(T x, std::int64_t i) {
+    if (functors::math::isnan(value)) return;
+    if (functors::math::isnan(x) || (kMax ? value < x : x < value)) {
+      value = x;
+      index = i;
+    }
+  }
+};
+
+template <typename T>
+void reduce_typed(ReduceOp op, const ReduceArgs& a) {
+  const T* in = static_cast<const T*>(a.in);
+  const std::int64_t R = a.reduce, inner = a.inner, outer = a.outer;
+
+  if (op == ReduceOp::Sum || op == ReduceOp::Mean) {
+    using Acc = sum_t<T>;
+    auto finish = [&](Acc s) -> Acc {
+      if constexpr (std::is_floating_point_v<Acc>) {
+        return op == ReduceOp::Mean ? s / static_cast<Acc>(R) : s;
+      } else {
+        return s;
+      }
+    };
+    Acc* out = static_cast<Acc*>(a.out);
+    if (inner == 1) {
+      const bool rows_parallel = outer > 1;
+      auto rows = [&](std::int64_t o0, std::int64_t o1) {
+        for (std::int64_t o = o0; o < o1; ++o) out[o] = finish(contiguous_sum<Acc>(in + o * R, R, !rows_parallel));
+      };
+      if (rows_parallel) parallel_for(outer, std::max<std::int64_t>(1, kGrainSize / std::max<std::int64_t>(R, 1)), rows);
+      else rows(0, outer);
+      return;
+    }
+    // Column sums: out[o, i] = sum_r in[o, r, i], row after row.
+    parallel_for(outer * inner, 4096, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t p = begin; p < end;) {
+        const std::int64_t o = p / inner, i0 = p % inner, i1 = std::min(inner, i0 + (end - p));
+        Acc* acc = out + o * inner;
+        const T* base = in + o * R * inner;
+        for (std::int64_t i = i0; i < i1; ++i) acc[i] = Acc(0);
+        for (std::int64_t r = 0; r < R; ++r) {
+          const T* row = base + r * inner;
+          for (std::int64_t i = i0; i < i1; ++i) acc[i] += static_cast<Acc>(row[i]);
+        }
+        for (std::int64_t i = i0; i < i1; ++i) acc[i] = finish(acc[i]);
+        p += i1 - i0;
+      }
+    });
+    return;
+  }
+
+  if constexpr (std::is_same_v<T, bool>) {
+    PARITY_FAIL("reduce: ", name(op), " does not accept bool");
+  } else {
+    const bool want_max = op == ReduceOp::Max || op == ReduceOp::ArgMax;
+    const bool want_index = op == ReduceOp::ArgMax || op == ReduceOp::ArgMin;
+    auto run = [&]<bool kMax>() {
+      parallel_for(outer * inner, std::max<std::int64_t>(1, kGrainSize / std::max<std::int64_t>(R, 1)),
+                   [&](std::int64_t begin, std::int64_t end) {
+                     for (std::int64_t p = begin; p < end; ++p) {
+                       const std::int64_t o = p / inner, i = p % inner;
+                       const T* x = in + o * R * inner + i;
+                       Extreme<T, kMax> e{x[0], 0};
+                       for (std::int64_t r = 1; r < R; ++r) e.visit(x[r * inner], r);
+                       if (want_index) static_cast<std::int64_t*>(a.out)[p] = e.index;
+                       else static_cast<T*>(a.out)[p] = e.value;
+                     }
+                   });
+    };
+    if (want_max) run.template operator()<true>();
+    else run.template operator()<false>();
+  }
+}
+
+}  // namespace
+
+void CpuBackend::reduce(ReduceOp op, const ReduceArgs& args) {
+  dispatch_dtype(args.in_dtype, [&]<typename T>() { reduce_typed<T>(op, args); });
+}
+
+}  // namespace parity::cpu

@@ -1,0 +1,92 @@
+// Backend: the op x device table. The tensor layer validates an op, allocates
+// its output and computes its layout; the backend of the output's device runs
+// it. The CPU backend registers itself from cpu/, the CUDA backend from cuda/;
+// a build or a machine without CUDA has no CUDA backend and asking for one
+// throws a clear parity::Error.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "tensor/allocator.h"
+#include "tensor/device.h"
+#include "tensor/dtype.h"
+#include "tensor/elementwise_iter.h"
+#include "tensor/op_kinds.h"
+#include "tensor/scalar.h"
+
+namespace parity {
+
+// out[o, i] = reduce over r of in[o, r, i] for an input viewed as a dense
+// [outer, reduce, inner] block (the tensor layer arranges it so).
+struct ReduceArgs {
+  const void* in = nullptr;
+  void* out = nullptr;
+  DType in_dtype = kFloat32;
+  DType out_dtype = kFloat32;  // int64 for argmax/argmin, int64 for integer sums
+  std::int64_t outer = 1, reduce = 1, inner = 1;
+};
+
+// C[b] = op(A[b]) * op(B[b]) for every batch index b, row-major matrices.
+// A batch index addresses A, B and C through their batch strides (0 broadcasts).
+struct GemmArgs {
+  DType dtype = kFloat32;
+  std::int64_t m = 0, n = 0, k = 0;
+  bool trans_a = false, trans_b = false;
+  const void* a = nullptr;
+  const void* b = nullptr;
+  void* c = nullptr;
+  std::int64_t lda = 0, ldb = 0, ldc = 0;
+  int batch_ndim = 0;
+  std::int64_t batch_shape[kMaxDims] = {};
+  std::int64_t batch_stride_a[kMaxDims] = {}, batch_stride_b[kMaxDims] = {},
+               batch_stride_c[kMaxDims] = {};  // in elements
+};
+
+// A dense output filled from the counter-based generator: element i of the
+// output depends only on (seed, offset, i). See tensor/philox.h.
+struct RandomArgs {
+  RandomKind kind = RandomKind::Uniform;
+  void* out = nullptr;
+  DType dtype = kFloat32;
+  std::int64_t numel = 0;
+  std::uint64_t seed = 0, offset = 0;
+  double a = 0, b = 1;  // uniform [a, b), normal (mean a, std b), integer [a, b)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual DeviceType type() const = 0;
+  virtual int device_count() const = 0;
+  virtual Allocator& allocator(int device_index) = 0;
+
+  virtual void unary(UnaryOp op, const ElementwiseIter& iter) = 0;
+  virtual void binary(BinaryOp op, const ElementwiseIter& iter) = 0;
+  // out = op(in, s) or, when scalar_first, op(s, in).
+  virtual void binary_scalar(BinaryOp op, const ElementwiseIter& iter, Scalar s, bool scalar_first) = 0;
+  virtual void where(const ElementwiseIter& iter) = 0;   // operands: out, cond, a, b
+  virtual void clamp(const ElementwiseIter& iter, Scalar lo, Scalar hi) = 0;
+  virtual void cast(const ElementwiseIter& iter) = 0;   // operands: out, in (dtypes may differ)
+  virtual void fill(const ElementwiseIter& iter, Scalar value) = 0;
+  virtual void reduce(ReduceOp op, const ReduceArgs& args) = 0;
+  virtual void gemm(const GemmArgs& args) = 0;
+  virtual void random(const RandomArgs& args) = 0;
+  // Bytes between this backend's device and the host (dense buffers).
+  virtual void copy_to_host(void* host_dst, const void* src, std::size_t nbytes, int device_index) = 0;
+  virtual void copy_from_host(void* dst, const void* host_src, std::size_t nbytes, int device_index) = 0;
+  // Waits until the device has finished its queued work.
+  virtual void synchronize(int device_index) = 0;
+};
+
+// Registers the backend of its device type (called once, at static init, by each backend).
+void register_backend(Backend* backend);
+
+// The backend for `device`; throws naming `op` when there is none or the
+// device index is out of range.
+Backend& backend_for(Device device, const char* op);
+
+// True when a backend for this device type is built in and sees a device.
+bool has_backend(DeviceType type);
+
+}  // namespace parity
