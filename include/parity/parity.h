@@ -13,3 +13,4 @@
 #include "tensor/shape.h"
 #include "tensor/tensor.h"
 #include "tensor/memory.h"
+#include "io/npy.h"
