@@ -55,7 +55,14 @@ ElementwiseIter ElementwiseIter::make(const Tensor& out, std::initializer_list<c
   for (int d = 0; d < ndim; ++d) {
     if (out.shape()[d] != 1) order[kept++] = d;
   }
-  std::stable_sort(order, order + kept, [&](int x, int y) { return full[0][x] > full[0][y]; });
+  // A stable insertion sort: at most kMaxDims entries, and unlike std::stable_sort
+  // it allocates no buffer (this runs once per op).
+  for (int i = 1; i < kept; ++i) {
+    const int d = order[i];
+    int j = i;
+    for (; j > 0 && full[0][order[j - 1]] < full[0][d]; --j) order[j] = order[j - 1];
+    order[j] = d;
+  }
 
   // Merge adjacent dims that are contiguous with each other in every operand.
   it.ndim = 0;

@@ -112,6 +112,11 @@ Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOp
                Generator* generator) {
   PARITY_CHECK(is_integral(options.dtype), "randint: expected an integer dtype, got ", options.dtype);
   PARITY_CHECK(low < high, "randint: expected low < high, got [", low, ", ", high, ")");
+  // The bounds reach the kernels as float64 (RandomArgs::a, b): beyond 2^53
+  // they would round, and a range that rounds to 0 would divide by zero.
+  constexpr std::int64_t kExact = std::int64_t{1} << 53;
+  PARITY_CHECK(low >= -kExact && high <= kExact, "randint: bounds must lie within [-2^53, 2^53], got [", low,
+               ", ", high, ")");
   if (options.dtype != kInt64) {
     const bool fits = options.dtype == kInt32 ? (low >= INT32_MIN && high - 1 <= INT32_MAX)
                                               : (low >= 0 && high - 1 <= 255);

@@ -74,7 +74,10 @@ PARITY_INLINE bool isnan(T x) {
   };
 
 PARITY_UNARY_FUNCTOR(Neg, Numeric, static_cast<T>(-x))
-PARITY_UNARY_FUNCTOR(Abs, Numeric, (std::is_unsigned_v<T> || !(x < T(0))) ? x : static_cast<T>(-x))
+// abs(-0.0) is +0.0 (IEEE 754 abs clears the sign); abs(NaN) is NaN.
+PARITY_UNARY_FUNCTOR(Abs, Numeric,
+                     std::is_unsigned_v<T> ? x
+                                           : (x < T(0) ? static_cast<T>(-x) : (x == T(0) ? T(0) : x)))
 // sign(NaN) is NaN; sign(+-0) is 0.
 PARITY_UNARY_FUNCTOR(Sign, Numeric,
                      math::isnan(x) ? x : static_cast<T>(T(x > T(0)) - T(x < T(0))))

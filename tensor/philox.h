@@ -12,6 +12,7 @@
 
 #include <Random123/philox.h>
 
+#include <cmath>
 #include <cstdint>
 #include <type_traits>
 
@@ -44,6 +45,16 @@ PARITY_INLINE double uniform_f64(std::uint32_t lo, std::uint32_t hi) {
   return static_cast<double>(bits) * 0x1.0p-53;
 }
 
+// lo + (hi - lo) u can round up to hi itself for u near 1 (when the ulp at hi
+// exceeds (hi - lo)(1 - u)): such a draw becomes the largest value below hi, so
+// uniform samples stay in [lo, hi).
+template <typename T>
+PARITY_INLINE T below_high(T v, T lo, T hi) {
+  if (v < hi || !(lo < hi)) return v;
+  if constexpr (sizeof(T) == 4) return ::nextafterf(hi, lo);
+  else return ::nextafter(hi, lo);
+}
+
 // Elements produced by one Philox block for element type T.
 template <typename T>
 constexpr int per_group() {
@@ -69,10 +80,13 @@ PARITY_INLINE void group_values(int kind, std::uint64_t seed, std::uint64_t offs
     const T lo = static_cast<T>(a), hi = static_cast<T>(b);
     if (kind == 0) {
       if constexpr (sizeof(T) == 4) {
-        for (int j = 0; j < 4; ++j) out[j] = rn::add(lo, rn::mul(rn::sub(hi, lo), uniform_f32(blk.w[j])));
+        for (int j = 0; j < 4; ++j) {
+          out[j] = below_high(rn::add(lo, rn::mul(rn::sub(hi, lo), uniform_f32(blk.w[j]))), lo, hi);
+        }
       } else {
         for (int j = 0; j < 2; ++j) {
-          out[j] = rn::add(lo, rn::mul(rn::sub(hi, lo), uniform_f64(blk.w[2 * j], blk.w[2 * j + 1])));
+          out[j] = below_high(rn::add(lo, rn::mul(rn::sub(hi, lo), uniform_f64(blk.w[2 * j], blk.w[2 * j + 1]))),
+                              lo, hi);
         }
       }
     } else {
