@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "tensor/autograd_hook.h"
 #include "tensor/backend.h"
 #include "tensor/error.h"
 #include "tensor/factories.h"
@@ -73,6 +74,10 @@ Tensor unary(UnaryOp op, const Tensor& x) {
   check_accepts(functors::accepts_of(op), x.dtype(), name(op));
   Tensor out = new_like(x.shape(), x.dtype(), x.device());
   if (out.numel() > 0) backend(x, name(op)).unary(op, ElementwiseIter::make(out, {&x}));
+  if (x.requires_grad()) {
+    autograd_hook::record(out, {.kind = autograd_hook::OpKind::Unary, .name = name(op).data(),
+                                .inputs = {&x}, .unary = op});
+  }
   return out;
 }
 
@@ -85,6 +90,10 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name(op).data());
   Tensor out = new_like(shape, is_comparison(op) ? kBool : a.dtype(), a.device());
   if (out.numel() > 0) backend(a, name(op)).binary(op, ElementwiseIter::make(out, {&a, &b}));
+  if (a.requires_grad() || b.requires_grad()) {
+    autograd_hook::record(out, {.kind = autograd_hook::OpKind::Binary, .name = name(op).data(),
+                                .inputs = {&a, &b}, .binary = op});
+  }
   return out;
 }
 
@@ -96,6 +105,10 @@ Tensor binary_with_scalar(BinaryOp op, const Tensor& x, Scalar s, bool scalar_fi
   Tensor out = new_like(x.shape(), is_comparison(op) ? kBool : x.dtype(), x.device());
   if (out.numel() > 0) {
     backend(x, name(op)).binary_scalar(op, ElementwiseIter::make(out, {&x}), s, scalar_first);
+  }
+  if (x.requires_grad()) {
+    autograd_hook::record(out, {.kind = autograd_hook::OpKind::BinaryScalar, .name = name(op).data(),
+                                .inputs = {&x}, .binary = op, .scalar = s, .scalar_first = scalar_first});
   }
   return out;
 }
@@ -115,6 +128,9 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   const Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor out = new_like(shape, a.dtype(), a.device());
   if (out.numel() > 0) backend(a, "where").where(ElementwiseIter::make(out, {&cond, &a, &b}));
+  if (a.requires_grad() || b.requires_grad()) {
+    autograd_hook::record(out, {.kind = autograd_hook::OpKind::Where, .name = "where", .inputs = {&cond, &a, &b}});
+  }
   return out;
 }
 
@@ -126,6 +142,10 @@ Tensor clamp(const Tensor& x, Scalar lo, Scalar hi) {
   check_scalar_fits(x, hi, "clamp");
   Tensor out = new_like(x.shape(), x.dtype(), x.device());
   if (out.numel() > 0) backend(x, "clamp").clamp(ElementwiseIter::make(out, {&x}), lo, hi);
+  if (x.requires_grad()) {
+    autograd_hook::record(out, {.kind = autograd_hook::OpKind::Clamp, .name = "clamp", .inputs = {&x},
+                                .scalar = lo, .scalar2 = hi});
+  }
   return out;
 }
 
@@ -133,6 +153,9 @@ Tensor cast(const Tensor& x, DType dtype) {
   check_defined(x, "cast", "the input");
   Tensor out = new_like(x.shape(), dtype, x.device());
   if (out.numel() > 0) backend(x, "cast").cast(ElementwiseIter::make(out, {&x}));
+  if (x.requires_grad()) {
+    autograd_hook::record(out, {.kind = autograd_hook::OpKind::Cast, .name = "cast", .inputs = {&x}});
+  }
   return out;
 }
 
@@ -141,8 +164,12 @@ Tensor cast(const Tensor& x, DType dtype) {
 Tensor& Tensor::fill_(Scalar value) {
   check_defined(*this, "fill_", "the tensor");
   check_scalar_fits(*this, value, "fill_");
+  if (requires_grad() &&
+      autograd_hook::inplace(*this, {.kind = autograd_hook::InplaceKind::Fill, .name = "fill", .scalar = value})) {
+    return *this;
+  }
   if (numel() > 0) backend(*this, "fill_").fill(ElementwiseIter::make(*this, {}), value);
-  storage()->bump_version();
+  storage()->bump_version("fill");
   return *this;
 }
 
@@ -153,6 +180,10 @@ Tensor& Tensor::copy_(const Tensor& src) {
   PARITY_CHECK(src.dim() <= dim() && broadcast_shapes(src.shape(), shape(), "copy_") == shape(),
                "copy_: the source of shape ", to_string(src.shape()),
                " does not broadcast to the destination's shape ", to_string(shape()));
+  if ((requires_grad() || src.requires_grad()) &&
+      autograd_hook::inplace(*this, {.kind = autograd_hook::InplaceKind::Copy, .name = "copy", .other = &src})) {
+    return *this;
+  }
   if (numel() == 0) return *this;
   if (src.device() == device()) {
     const Tensor source = partially_overlaps(*this, src) ? src.clone() : src;
@@ -173,7 +204,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
     }
     if (!direct) copy_(target);
   }
-  storage()->bump_version();
+  storage()->bump_version("copy");
   return *this;
 }
 
@@ -190,11 +221,16 @@ Tensor& binary_inplace(BinaryOp op, Tensor& self, const Tensor& other) {
   const Shape shape = broadcast_shapes(self.shape(), other.shape(), op_name.c_str());
   PARITY_CHECK(shape == self.shape(), op_name, ": the result of shape ", to_string(shape),
                " does not fit the tensor of shape ", to_string(self.shape()), " it is written into");
+  if ((self.requires_grad() || other.requires_grad()) &&
+      autograd_hook::inplace(self, {.kind = autograd_hook::InplaceKind::Binary, .name = name(op).data(),
+                                    .other = &other, .binary = op})) {
+    return self;
+  }
   if (self.numel() > 0) {
     const Tensor rhs = partially_overlaps(self, other) ? other.clone() : other;
     backend(self, op_name).binary(op, ElementwiseIter::make(self, {&self, &rhs}));
   }
-  self.storage()->bump_version();
+  self.storage()->bump_version(name(op).data());
   return self;
 }
 
@@ -203,10 +239,15 @@ Tensor& binary_scalar_inplace(BinaryOp op, Tensor& self, Scalar s) {
   check_defined(self, op_name.c_str(), "the tensor");
   check_accepts(functors::accepts_of(op), self.dtype(), op_name);
   check_scalar_fits(self, s, op_name);
+  if (self.requires_grad() &&
+      autograd_hook::inplace(self, {.kind = autograd_hook::InplaceKind::BinaryScalar, .name = name(op).data(),
+                                    .binary = op, .scalar = s})) {
+    return self;
+  }
   if (self.numel() > 0) {
     backend(self, op_name).binary_scalar(op, ElementwiseIter::make(self, {&self}), s, false);
   }
-  self.storage()->bump_version();
+  self.storage()->bump_version(name(op).data());
   return self;
 }
 
@@ -214,8 +255,12 @@ Tensor& unary_inplace(UnaryOp op, Tensor& self) {
   const std::string op_name = std::string(name(op)) + "_";
   check_defined(self, op_name.c_str(), "the tensor");
   check_accepts(functors::accepts_of(op), self.dtype(), op_name);
+  if (self.requires_grad() &&
+      autograd_hook::inplace(self, {.kind = autograd_hook::InplaceKind::Unary, .name = name(op).data(), .unary = op})) {
+    return self;
+  }
   if (self.numel() > 0) backend(self, op_name).unary(op, ElementwiseIter::make(self, {&self}));
-  self.storage()->bump_version();
+  self.storage()->bump_version(name(op).data());
   return self;
 }
 
@@ -241,8 +286,14 @@ Tensor& Tensor::clamp_(Scalar lo, Scalar hi) {
   check_defined(*this, "clamp_", "the tensor");
   check_accepts(functors::Accepts::Numeric, dtype(), "clamp_");
   PARITY_CHECK(lo.to_double() <= hi.to_double(), "clamp_: expected lo <= hi, got lo = ", lo, ", hi = ", hi);
+  check_scalar_fits(*this, lo, "clamp_");
+  check_scalar_fits(*this, hi, "clamp_");
+  if (requires_grad() && autograd_hook::inplace(*this, {.kind = autograd_hook::InplaceKind::Clamp, .name = "clamp",
+                                                        .scalar = lo, .scalar2 = hi})) {
+    return *this;
+  }
   if (numel() > 0) backend(*this, "clamp_").clamp(ElementwiseIter::make(*this, {this}), lo, hi);
-  storage()->bump_version();
+  storage()->bump_version("clamp");
   return *this;
 }
 
@@ -250,13 +301,14 @@ Tensor& Tensor::clamp_(Scalar lo, Scalar hi) {
 
 namespace {
 
-Tensor reduce(ReduceOp op, const Tensor& x, std::vector<std::int64_t> dims, bool keepdim) {
+Tensor reduce_raw(ReduceOp op, const Tensor& x, std::vector<std::int64_t> dims, bool keepdim) {
   const std::string_view op_name = name(op);
   check_defined(x, op_name.data(), "the input");
   const int ndim = x.dim();
   std::vector<bool> reduced(ndim, dims.empty());
   for (std::int64_t dim : dims) {
     const int d = wrap_dim(dim, ndim, op_name.data());
+    if (ndim == 0) continue;  // dim 0 (or -1) of a 0-d tensor: its one element, nothing to mark
     PARITY_CHECK(!reduced[d], op_name, ": dim ", dim, " appears twice in ", to_string(dims));
     reduced[d] = true;
   }
@@ -325,7 +377,7 @@ Tensor reduce(ReduceOp op, const Tensor& x, std::vector<std::int64_t> dims, bool
     for (int d = 0; d < ndim; ++d) {
       if (reduced[d]) order.push_back(d);
     }
-    input = x.permute(order).contiguous();
+    input = autograd_hook::raw(x).permute(order).contiguous();
     args.outer = numel(kept_shape);
     args.reduce = reduce_count;
     args.inner = 1;
@@ -338,6 +390,15 @@ Tensor reduce(ReduceOp op, const Tensor& x, std::vector<std::int64_t> dims, bool
   args.in_dtype = x.dtype();
   args.out_dtype = out_dtype;
   backend(x, op_name).reduce(op, args);
+  return out;
+}
+
+Tensor reduce(ReduceOp op, const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim) {
+  Tensor out = reduce_raw(op, x, dims, keepdim);
+  if (x.requires_grad() && op != ReduceOp::ArgMax && op != ReduceOp::ArgMin) {
+    autograd_hook::record(out, {.kind = autograd_hook::OpKind::Reduce, .name = name(op).data(), .inputs = {&x},
+                                .reduce = op, .dims = &dims, .keepdim = keepdim});
+  }
   return out;
 }
 
@@ -357,14 +418,14 @@ Tensor min(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim)
 }
 Tensor argmax(const Tensor& x) {
   check_defined(x, "argmax", "the input");
-  return reduce(ReduceOp::ArgMax, x.reshape({-1}), {0}, false);
+  return reduce(ReduceOp::ArgMax, autograd_hook::raw(x).reshape({-1}), {0}, false);
 }
 Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim) {
   return reduce(ReduceOp::ArgMax, x, {dim}, keepdim);
 }
 Tensor argmin(const Tensor& x) {
   check_defined(x, "argmin", "the input");
-  return reduce(ReduceOp::ArgMin, x.reshape({-1}), {0}, false);
+  return reduce(ReduceOp::ArgMin, autograd_hook::raw(x).reshape({-1}), {0}, false);
 }
 Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim) {
   return reduce(ReduceOp::ArgMin, x, {dim}, keepdim);
@@ -393,9 +454,7 @@ MatrixLayout blas_layout(std::int64_t rows, std::int64_t cols, std::int64_t s_r,
   return {};
 }
 
-}  // namespace
-
-Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+Tensor matmul_raw(const Tensor& a_in, const Tensor& b_in) {
   check_defined(a_in, "matmul", "the first input");
   check_defined(b_in, "matmul", "the second input");
   check_same_device(a_in, b_in, "matmul");
@@ -466,6 +525,17 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   }
   backend(a, "matmul").gemm(args);
   return out.view(final_shape);
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  check_defined(a, "matmul", "the first input");
+  check_defined(b, "matmul", "the second input");
+  if (!a.requires_grad() && !b.requires_grad()) return matmul_raw(a, b);
+  Tensor out = matmul_raw(autograd_hook::raw(a), autograd_hook::raw(b));
+  autograd_hook::record(out, {.kind = autograd_hook::OpKind::Matmul, .name = "matmul", .inputs = {&a, &b}});
+  return out;
 }
 
 }  // namespace parity

@@ -29,13 +29,22 @@ class StorageImpl {
   Device device() const { return allocator_->device(); }
 
   std::uint64_t version() const { return version_.load(std::memory_order_relaxed); }
-  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
+  // `op` names the in-place op without its trailing underscore ("add" for add_);
+  // it must be a string with static lifetime. Autograd names it in the error
+  // about a saved tensor modified in place.
+  void bump_version(const char* op = nullptr) {
+    if (op != nullptr) last_writer_.store(op, std::memory_order_relaxed);
+    version_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // The op of the latest bump that named one (nullptr when none did).
+  const char* last_writer() const { return last_writer_.load(std::memory_order_relaxed); }
 
  private:
   void* data_;
   std::size_t nbytes_;
   Allocator* allocator_;
   std::atomic<std::uint64_t> version_{0};
+  std::atomic<const char*> last_writer_{nullptr};
 };
 
 using Storage = std::shared_ptr<StorageImpl>;

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <optional>
 
+#include "tensor/autograd_hook.h"
 #include "tensor/backend.h"
 #include "tensor/error.h"
 #include "tensor/factories.h"
@@ -83,6 +84,18 @@ Tensor with_layout(const Tensor& base, std::int64_t offset, Shape shape, Strides
   return make_tensor(base.storage(), offset, std::move(shape), std::move(strides), base.dtype());
 }
 
+// Records a view or copy method on the tape when its input requires grad
+// (Note [Autograd hook] in tensor/autograd_hook.h).
+Tensor recorded(Tensor out, const Tensor& in, autograd_hook::OpRecord op) {
+  if (in.requires_grad()) {
+    op.inputs[0] = &in;
+    autograd_hook::record(out, op);
+  }
+  return out;
+}
+
+using autograd_hook::OpKind;
+
 }  // namespace
 
 Tensor make_tensor(Storage storage, std::int64_t offset, Shape shape, Strides strides, DType dtype) {
@@ -127,14 +140,16 @@ Tensor Tensor::view(Shape new_shape) const {
   PARITY_CHECK(strides.has_value(), "view: a tensor of shape ", to_string(shape()), " and strides ",
                to_string(this->strides()), " cannot be viewed as ", to_string(new_shape),
                " without a copy; use reshape()");
-  return with_layout(*this, offset(), std::move(new_shape), std::move(*strides));
+  return recorded(with_layout(*this, offset(), std::move(new_shape), std::move(*strides)), *this,
+                  {.kind = OpKind::Reshape, .name = "view"});
 }
 
 Tensor Tensor::reshape(Shape new_shape) const {
   new_shape = infer_size(std::move(new_shape), numel(), "reshape", shape());
   check_rank(new_shape.size(), "reshape");
   if (auto strides = view_strides(shape(), this->strides(), new_shape)) {
-    return with_layout(*this, offset(), std::move(new_shape), std::move(*strides));
+    return recorded(with_layout(*this, offset(), std::move(new_shape), std::move(*strides)), *this,
+                    {.kind = OpKind::Reshape, .name = "reshape"});
   }
   return clone().view(std::move(new_shape));
 }
@@ -152,7 +167,8 @@ Tensor Tensor::permute(const std::vector<std::int64_t>& dims) const {
     new_shape[i] = shape()[d];
     new_strides[i] = strides()[d];
   }
-  return with_layout(*this, offset(), std::move(new_shape), std::move(new_strides));
+  return recorded(with_layout(*this, offset(), std::move(new_shape), std::move(new_strides)), *this,
+                  {.kind = OpKind::Permute, .name = "permute", .dims = &dims});
 }
 
 Tensor Tensor::transpose(std::int64_t dim0, std::int64_t dim1) const {
@@ -162,7 +178,8 @@ Tensor Tensor::transpose(std::int64_t dim0, std::int64_t dim1) const {
   Strides new_strides = strides();
   std::swap(new_shape[a], new_shape[b]);
   std::swap(new_strides[a], new_strides[b]);
-  return with_layout(*this, offset(), std::move(new_shape), std::move(new_strides));
+  return recorded(with_layout(*this, offset(), std::move(new_shape), std::move(new_strides)), *this,
+                  {.kind = OpKind::Transpose, .name = "transpose", .dim = a, .dim1 = b});
 }
 
 Tensor Tensor::t() const {
@@ -181,7 +198,8 @@ Tensor Tensor::slice(std::int64_t dim, std::int64_t start, std::int64_t end, std
   Strides new_strides = strides();
   new_shape[d] = (end - start + step - 1) / step;
   new_strides[d] = strides()[d] * step;
-  return with_layout(*this, offset() + start * strides()[d], std::move(new_shape), std::move(new_strides));
+  return recorded(with_layout(*this, offset() + start * strides()[d], std::move(new_shape), std::move(new_strides)),
+                  *this, {.kind = OpKind::Slice, .name = "slice", .dim = d, .start = start, .end = end, .step = step});
 }
 
 Tensor Tensor::narrow(std::int64_t dim, std::int64_t start, std::int64_t length) const {
@@ -204,7 +222,8 @@ Tensor Tensor::select(std::int64_t dim, std::int64_t index) const {
   Strides new_strides = strides();
   new_shape.erase(new_shape.begin() + d);
   new_strides.erase(new_strides.begin() + d);
-  return with_layout(*this, offset() + index * strides()[d], std::move(new_shape), std::move(new_strides));
+  return recorded(with_layout(*this, offset() + index * strides()[d], std::move(new_shape), std::move(new_strides)),
+                  *this, {.kind = OpKind::Select, .name = "select", .dim = d, .start = index});
 }
 
 Tensor Tensor::expand(Shape new_shape) const {
@@ -225,7 +244,8 @@ Tensor Tensor::expand(Shape new_shape) const {
                  new_shape[i], ")");
     new_strides[i] = old == new_shape[i] ? strides()[i - lead] : 0;
   }
-  return with_layout(*this, offset(), std::move(new_shape), std::move(new_strides));
+  return recorded(with_layout(*this, offset(), std::move(new_shape), std::move(new_strides)), *this,
+                  {.kind = OpKind::Expand, .name = "expand"});
 }
 
 Tensor Tensor::squeeze() const {
@@ -237,7 +257,8 @@ Tensor Tensor::squeeze() const {
       new_strides.push_back(strides()[d]);
     }
   }
-  return with_layout(*this, offset(), std::move(new_shape), std::move(new_strides));
+  return recorded(with_layout(*this, offset(), std::move(new_shape), std::move(new_strides)), *this,
+                  {.kind = OpKind::Reshape, .name = "squeeze"});
 }
 
 Tensor Tensor::squeeze(std::int64_t dim) const {
@@ -248,7 +269,8 @@ Tensor Tensor::squeeze(std::int64_t dim) const {
   Strides new_strides = strides();
   new_shape.erase(new_shape.begin() + d);
   new_strides.erase(new_strides.begin() + d);
-  return with_layout(*this, offset(), std::move(new_shape), std::move(new_strides));
+  return recorded(with_layout(*this, offset(), std::move(new_shape), std::move(new_strides)), *this,
+                  {.kind = OpKind::Reshape, .name = "squeeze"});
 }
 
 Tensor Tensor::unsqueeze(std::int64_t dim) const {
@@ -259,7 +281,8 @@ Tensor Tensor::unsqueeze(std::int64_t dim) const {
   new_shape.insert(new_shape.begin() + d, 1);
   new_strides.insert(new_strides.begin() + d, stride);
   check_rank(new_shape.size(), "unsqueeze");
-  return with_layout(*this, offset(), std::move(new_shape), std::move(new_strides));
+  return recorded(with_layout(*this, offset(), std::move(new_shape), std::move(new_strides)), *this,
+                  {.kind = OpKind::Reshape, .name = "unsqueeze"});
 }
 
 Tensor Tensor::flatten(std::int64_t start_dim, std::int64_t end_dim) const {
@@ -281,25 +304,28 @@ Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 
 Tensor Tensor::clone() const {
   Tensor out = empty(shape(), {.dtype = dtype(), .device = device()});
-  out.copy_(*this);
-  return out;
+  out.copy_(autograd_hook::raw(*this));
+  return recorded(out, *this, {.kind = OpKind::Clone, .name = "clone"});
 }
 
 Tensor Tensor::to(DType dtype) const { return dtype == this->dtype() ? *this : cast(*this, dtype); }
 
 Tensor Tensor::to(Device device) const {
   if (device == this->device()) return *this;
+  backend_for(device, "to");  // an unavailable device is named in an error about `to`, not `empty`
   Tensor out = empty(shape(), {.dtype = dtype(), .device = device});
-  out.copy_(*this);
-  return out;
+  out.copy_(autograd_hook::raw(*this));
+  return recorded(out, *this, {.kind = OpKind::ToDevice, .name = "to"});
 }
 
 // ---- host access ----
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
+  if (requires_grad()) return autograd_hook::raw(*this).to_vector<T>();  // reading values records nothing
   if constexpr (std::is_same_v<T, bool>) {  // std::vector<bool> packs bits: go through bytes
-    const std::vector<std::uint8_t> bytes = to(kUInt8).to_vector<std::uint8_t>();
+    // To bool first (x != 0): a direct uint8 cast would truncate 0.5 or wrap 256 to 0.
+    const std::vector<std::uint8_t> bytes = to(kBool).to(kUInt8).to_vector<std::uint8_t>();
     return std::vector<bool>(bytes.begin(), bytes.end());
   }
   Tensor host = to(dtype_v<T>).contiguous();
@@ -333,11 +359,6 @@ PARITY_INSTANTIATE_HOST_ACCESS(std::uint8_t)
 PARITY_INSTANTIATE_HOST_ACCESS(bool)
 #undef PARITY_INSTANTIATE_HOST_ACCESS
 
-Tensor& Tensor::requires_grad_(bool enabled) {
-  PARITY_CHECK(!enabled || is_floating(dtype()), "requires_grad_: only floating tensors can require "
-               "gradients, this one is ", dtype());
-  impl_->requires_grad = enabled;
-  return *this;
-}
+// Tensor::requires_grad_ and the other autograd methods are defined in autograd/.
 
 }  // namespace parity

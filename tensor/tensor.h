@@ -20,6 +20,7 @@ namespace parity {
 
 namespace autograd {
 struct AutogradMeta;  // defined by the autograd layer, created lazily
+class Node;           // a tape entry (autograd/node.h)
 }
 
 struct TensorImpl {
@@ -107,9 +108,23 @@ class Tensor {
   Tensor& sqrt_();
   Tensor& relu_();
 
-  // ---- autograd flag (the tape arrives with the autograd layer) ----
+  // ---- autograd (defined in autograd/; see docs/AUTOGRAD.md) ----
   bool requires_grad() const { return checked().requires_grad; }
+  // Makes a leaf require grad (floating dtypes only), or stop requiring it.
   Tensor& requires_grad_(bool enabled = true);
+  // Accumulated gradient: of a leaf, or of a non-leaf after retain_grad(); else undefined.
+  Tensor grad() const;
+  void set_grad(const Tensor& grad) const;  // an undefined tensor clears it
+  // Reverse-mode pass from this tensor: `gradient` may be omitted for one-element tensors.
+  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
+  void retain_grad() const;     // keep this non-leaf's gradient in grad()
+  bool retains_grad() const;
+  bool is_leaf() const;         // true unless produced by a recorded op
+  Tensor detach() const;        // same storage, outside the graph
+  std::shared_ptr<autograd::Node> grad_fn() const;  // null for leaves
+  // The storage's version counter: bumped by every in-place op on any of its views.
+  std::uint64_t version() const { return checked().storage->version(); }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
 
  private:
   const TensorImpl& checked() const;

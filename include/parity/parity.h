@@ -13,4 +13,5 @@
 #include "tensor/shape.h"
 #include "tensor/tensor.h"
 #include "tensor/memory.h"
+#include "autograd/autograd.h"
 #include "io/npy.h"

@@ -1,0 +1,356 @@
+// gradcheck for every differentiable op of the tensor layer, several shapes
+// each, broadcasting and non-contiguous inputs included, on every device.
+#include "test_autograd_util.h"
+
+namespace parity::testing {
+namespace {
+
+using Inputs = std::vector<Tensor>;
+using autograd::GradcheckOptions;
+
+class GradcheckOps : public AutogradTest {};
+
+// ---- elementwise: unary ----
+
+TEST_P(GradcheckOps, Unary) {
+  enum class Domain { Any, Positive, AwayFromZero };
+  const std::vector<std::tuple<UnaryOp, Domain>> ops = {{UnaryOp::Neg, Domain::Any},
+                                                        {UnaryOp::Abs, Domain::AwayFromZero},
+                                                        {UnaryOp::Sign, Domain::AwayFromZero},
+                                                        {UnaryOp::Exp, Domain::Any},
+                                                        {UnaryOp::Log, Domain::Positive},
+                                                        {UnaryOp::Sqrt, Domain::Positive},
+                                                        {UnaryOp::Rsqrt, Domain::Positive},
+                                                        {UnaryOp::Square, Domain::Any},
+                                                        {UnaryOp::Reciprocal, Domain::AwayFromZero},
+                                                        {UnaryOp::Relu, Domain::AwayFromZero},
+                                                        {UnaryOp::Sigmoid, Domain::Any},
+                                                        {UnaryOp::Tanh, Domain::Any}};
+  const std::vector<std::pair<Shape, bool>> shapes = {
+      {{}, true}, {{5}, true}, {{3, 4}, true}, {{2, 3, 4}, false}};
+  for (const auto& [op, domain] : ops) {
+    for (const auto& [shape, contiguous] : shapes) {
+      SCOPED_TRACE(std::string(name(op)) + " " + to_string(shape) + (contiguous ? "" : " non-contiguous"));
+      Tensor x = domain == Domain::Positive       ? positive(shape, contiguous)
+                 : domain == Domain::AwayFromZero ? away_from_zero(shape, contiguous)
+                                                  : normal(shape, contiguous);
+      EXPECT_GRADCHECK([op](const Inputs& in) { return unary(op, in[0]); }, {x.requires_grad_()});
+    }
+  }
+}
+
+// ---- elementwise: binary, with broadcasting ----
+
+TEST_P(GradcheckOps, BinaryBroadcasting) {
+  const std::vector<std::tuple<Shape, Shape, bool>> shapes = {
+      {{3, 4}, {3, 4}, true}, {{3, 4}, {4}, true}, {{2, 1, 3}, {4, 1}, true},
+      {{}, {2, 3}, true},     {{3, 1}, {}, true},  {{2, 3, 4}, {3, 4}, false}};
+  for (BinaryOp op : {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Pow,
+                      BinaryOp::Maximum, BinaryOp::Minimum}) {
+    for (const auto& [sa, sb, contiguous] : shapes) {
+      SCOPED_TRACE(std::string(name(op)) + " " + to_string(sa) + " with " + to_string(sb) +
+                   (contiguous ? "" : " non-contiguous"));
+      Tensor a = op == BinaryOp::Pow ? positive(sa, contiguous) : normal(sa, contiguous);
+      Tensor b = op == BinaryOp::Div ? away_from_zero(sb, contiguous) : normal(sb, contiguous);
+      EXPECT_GRADCHECK([op](const Inputs& in) { return binary(op, in[0], in[1]); },
+                       {a.requires_grad_(), b.requires_grad_()});
+      // One side only.
+      EXPECT_GRADCHECK([op](const Inputs& in) { return binary(op, in[0], in[1]); }, {a.detach(), b.detach()},
+                       {.inputs = {1}});
+    }
+  }
+}
+
+TEST_P(GradcheckOps, ScalarForms) {
+  const Tensor x = normal({3, 4});
+  Tensor xp = positive({3, 4}, false);
+  Tensor xa = away_from_zero({2, 3});
+  const std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>> cases = {
+      {"x + 2.5", [](const Tensor& t) { return t + 2.5; }},
+      {"2.5 + x", [](const Tensor& t) { return 2.5 + t; }},
+      {"x - 1", [](const Tensor& t) { return t - 1; }},
+      {"1 - x", [](const Tensor& t) { return 1 - t; }},
+      {"x * 3.0", [](const Tensor& t) { return t * 3.0; }},
+      {"-2.0 * x", [](const Tensor& t) { return -2.0 * t; }},
+      {"x / 4.0", [](const Tensor& t) { return t / 4.0; }},
+      {"-x", [](const Tensor& t) { return -t; }},
+      {"maximum(x, 0.3)", [](const Tensor& t) { return maximum(t, 0.3); }},
+      {"minimum(0.3, x)", [](const Tensor& t) { return minimum(0.3, t); }},
+      {"pow(2.5, x)", [](const Tensor& t) { return pow(2.5, t); }},
+      {"pow(x, 2)", [](const Tensor& t) { return pow(t, 2); }}};
+  for (const auto& [label, fn] : cases) {
+    SCOPED_TRACE(label);
+    EXPECT_GRADCHECK([fn](const Inputs& in) { return fn(in[0]); }, {x.detach().requires_grad_()});
+  }
+  EXPECT_GRADCHECK([](const Inputs& in) { return pow(in[0], 2.5); }, {xp.requires_grad_()});
+  EXPECT_GRADCHECK([](const Inputs& in) { return pow(in[0], -1.5); }, {xp.detach().requires_grad_()});
+  EXPECT_GRADCHECK([](const Inputs& in) { return 3.0 / in[0]; }, {xa.requires_grad_()});
+}
+
+TEST_P(GradcheckOps, WhereAndClamp) {
+  const Tensor cond = lt(rand({3, 1}, f64()), 0.5);
+  const Tensor cond_full = lt(rand({3, 4}, f64()), 0.5);
+  EXPECT_GRADCHECK([&](const Inputs& in) { return where(cond_full, in[0], in[1]); },
+                   {normal({3, 4}).requires_grad_(), normal({3, 4}, false).requires_grad_()});
+  EXPECT_GRADCHECK([&](const Inputs& in) { return where(cond, in[0], in[1]); },
+                   {normal({4}).requires_grad_(), normal({3, 4}).requires_grad_()});
+  EXPECT_GRADCHECK([&](const Inputs& in) { return where(cond, in[0], in[1]); },
+                   {normal({3, 4}).requires_grad_(), normal({}).requires_grad_()});
+  for (bool contiguous : {true, false}) {
+    EXPECT_GRADCHECK([](const Inputs& in) { return clamp(in[0], -0.5, 0.7); },
+                     {normal({4, 5}, contiguous).requires_grad_()});
+  }
+}
+
+TEST_P(GradcheckOps, CastBetweenFloatDtypes) {
+  // Through float32 the finite differences need a wide step and float32 tolerance.
+  EXPECT_GRADCHECK([](const Inputs& in) { return mul(in[0].to(kFloat32), 3.0).to(kFloat64); },
+                   {normal({3, 4}).requires_grad_()}, {.eps = 1e-2, .atol = 1e-4, .rtol = 1e-4});
+  EXPECT_GRADCHECK([](const Inputs& in) { return cast(in[0], kFloat64); }, {normal({3, 4}).requires_grad_()});
+  // The gradient of a float32 leaf is float32, even through float64 ops.
+  Tensor x = randn({3}, {.device = device()}).requires_grad_();
+  sum(x.to(kFloat64)).backward();
+  ASSERT_TRUE(x.grad().defined());
+  EXPECT_EQ(x.grad().dtype(), kFloat32);
+  EXPECT_EQ(x.grad().device(), device());
+  EXPECT_EQ(x.grad().to_vector<float>(), (std::vector<float>{1, 1, 1}));
+}
+
+// ---- reductions ----
+
+TEST_P(GradcheckOps, Reductions) {
+  const std::vector<std::pair<Shape, std::vector<std::int64_t>>> cases = {
+      {{5}, {}},           {{3, 4}, {}},     {{3, 4}, {0}}, {{3, 4}, {-1}},
+      {{2, 3, 4}, {0, 2}}, {{2, 3, 4}, {1}}, {{}, {}}};
+  for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min}) {
+    for (const auto& [shape, dims] : cases) {
+      for (bool keepdim : {false, true}) {
+        for (bool contiguous : {true, false}) {
+          SCOPED_TRACE(std::string(name(op)) + " " + to_string(shape) + " dims " + to_string(dims) +
+                       (keepdim ? " keepdim" : "") + (contiguous ? "" : " non-contiguous"));
+          auto fn = [op, dims, keepdim](const Inputs& in) {
+            switch (op) {
+              case ReduceOp::Sum:
+                return sum(in[0], dims, keepdim);
+              case ReduceOp::Mean:
+                return mean(in[0], dims, keepdim);
+              case ReduceOp::Max:
+                return max(in[0], dims, keepdim);
+              default:
+                return min(in[0], dims, keepdim);
+            }
+          };
+          EXPECT_GRADCHECK(fn, {normal(shape, contiguous).requires_grad_()});
+        }
+      }
+    }
+  }
+}
+
+TEST_P(GradcheckOps, MaxTiesShareTheGradient) {
+  Tensor x = from_vector<double>({1, 3, 3, 2}, {4}, device()).requires_grad_();
+  max(x).backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{0, 0.5, 0.5, 0}));
+  Tensor a = from_vector<double>({1, 2, 3}, {3}, device()).requires_grad_();
+  Tensor b = from_vector<double>({3, 2, 1}, {3}, device()).requires_grad_();
+  sum(maximum(a, b)).backward();
+  EXPECT_EQ(a.grad().to_vector<double>(), (std::vector<double>{0, 0.5, 1}));
+  EXPECT_EQ(b.grad().to_vector<double>(), (std::vector<double>{1, 0.5, 0}));
+}
+
+// ---- matmul ----
+
+TEST_P(GradcheckOps, Matmul) {
+  const std::vector<std::pair<Shape, Shape>> shapes = {
+      {{3, 4}, {4, 5}},    {{2, 3, 4}, {2, 4, 5}}, {{2, 1, 3, 4}, {3, 4, 2}},
+      {{3, 4}, {2, 4, 5}}, {{4}, {4, 5}},          {{3, 4}, {4}},
+      {{4}, {4}},          {{2, 3, 4}, {4}},       {{4}, {2, 4, 3}}};
+  for (const auto& [sa, sb] : shapes) {
+    SCOPED_TRACE(to_string(sa) + " @ " + to_string(sb));
+    EXPECT_GRADCHECK([](const Inputs& in) { return matmul(in[0], in[1]); },
+                     {normal(sa).requires_grad_(), normal(sb).requires_grad_()});
+  }
+  // Transposed (non-contiguous) operands.
+  EXPECT_GRADCHECK([](const Inputs& in) { return matmul(in[0].t(), in[1].transpose(0, 1)); },
+                   {normal({4, 3}).requires_grad_(), normal({5, 4}).requires_grad_()});
+  EXPECT_GRADCHECK([](const Inputs& in) { return matmul(in[0], in[1]); },
+                   {normal({3, 4}, false).requires_grad_(), normal({4, 2}, false).requires_grad_()});
+}
+
+// ---- views and copies ----
+
+TEST_P(GradcheckOps, Views) {
+  const std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>> cases = {
+      {"reshape",
+       [](const Tensor& t) {
+         return t.reshape({4, 6});
+       }},
+      {"reshape -1", [](const Tensor& t) { return t.reshape({-1}); }},
+      {"view",
+       [](const Tensor& t) {
+         return t.contiguous().view({6, 4});
+       }},
+      {"permute",
+       [](const Tensor& t) {
+         return t.permute({2, 0, 1});
+       }},
+      {"transpose", [](const Tensor& t) { return t.transpose(0, 2); }},
+      {"t", [](const Tensor& t) { return t.select(0, 1).t(); }},
+      {"slice", [](const Tensor& t) { return t.slice(2, 1, 4); }},
+      {"slice step", [](const Tensor& t) { return t.slice(1, 0, 3, 2); }},
+      {"narrow", [](const Tensor& t) { return t.narrow(2, 1, 2); }},
+      {"select", [](const Tensor& t) { return t.select(1, -1); }},
+      {"expand",
+       [](const Tensor& t) {
+         return t.slice(1, 0, 1).expand({2, 5, 4});
+       }},
+      {"expand new dims",
+       [](const Tensor& t) {
+         return t.select(0, 0).expand({3, 3, 4});
+       }},
+      {"broadcast_to",
+       [](const Tensor& t) {
+         return t.narrow(0, 0, 1).broadcast_to({2, 2, 3, 4});
+       }},
+      {"squeeze", [](const Tensor& t) { return t.narrow(1, 1, 1).squeeze(); }},
+      {"squeeze dim", [](const Tensor& t) { return t.narrow(1, 1, 1).squeeze(1); }},
+      {"unsqueeze", [](const Tensor& t) { return t.unsqueeze(1); }},
+      {"flatten", [](const Tensor& t) { return t.flatten(1); }},
+      {"contiguous", [](const Tensor& t) { return t.transpose(0, 1).contiguous(); }},
+      {"clone", [](const Tensor& t) { return t.clone(); }},
+      {"chain", [](const Tensor& t) {
+         return t.permute({1, 2, 0}).reshape({3, 8}).slice(1, 1, 7, 3) * 2.0;
+       }}};
+  for (bool contiguous : {true, false}) {
+    for (const auto& [label, fn] : cases) {
+      SCOPED_TRACE(label + (contiguous ? "" : " (non-contiguous input)"));
+      EXPECT_GRADCHECK([fn](const Inputs& in) { return fn(in[0]); },
+                       {normal({2, 3, 4}, contiguous).requires_grad_()});
+    }
+  }
+}
+
+TEST_P(GradcheckOps, ToDevice) {
+  if (device().is_cpu()) GTEST_SKIP() << "to(Device) across devices needs a CUDA device";
+  EXPECT_GRADCHECK([](const Inputs& in) { return mul(in[0].to(Device::cpu()), 2.0).to(in[0].device()); },
+                   {normal({3, 4}).requires_grad_()});
+}
+
+// ---- in-place ops on tensors that are not leaves ----
+
+TEST_P(GradcheckOps, InPlaceOnNonLeaves) {
+  const std::vector<std::pair<std::string, std::function<Tensor(const Tensor&, const Tensor&)>>> cases = {
+      {"add_",
+       [](const Tensor& x, const Tensor& w) {
+         Tensor y = x * 2.0;
+         y.add_(w);
+         return y;
+       }},
+      {"sub_ scalar",
+       [](const Tensor& x, const Tensor&) {
+         Tensor y = x * 2.0;
+         y.sub_(1.5);
+         return y;
+       }},
+      {"mul_",
+       [](const Tensor& x, const Tensor& w) {
+         Tensor y = x * 1.0;
+         y.mul_(w);
+         return y;
+       }},
+      {"mul_ scalar",
+       [](const Tensor& x, const Tensor&) {
+         Tensor y = x + 0.0;
+         y.mul_(3.0);
+         return y;
+       }},
+      {"div_",
+       [](const Tensor& x, const Tensor& w) {
+         Tensor y = x * w;
+         y.div_(add(square(w), 1.0));
+         return y;
+       }},
+      {"pow_",
+       [](const Tensor& x, const Tensor&) {
+         Tensor y = square(x) + 1.0;
+         y.pow_(1.5);
+         return y;
+       }},
+      {"exp_ then log_",
+       [](const Tensor& x, const Tensor&) {
+         Tensor y = x * 0.5;
+         y.exp_();
+         y.log_();
+         y.exp_();
+         return y;
+       }},
+      {"neg_ abs_ sqrt_",
+       [](const Tensor& x, const Tensor&) {
+         Tensor y = x + 0.0;
+         y.neg_();
+         y.abs_();
+         y.sqrt_();
+         return y * x;
+       }},
+      {"relu_",
+       [](const Tensor& x, const Tensor& w) {
+         Tensor y = x * w;
+         y.relu_();
+         return y;
+       }},
+      {"clamp_",
+       [](const Tensor& x, const Tensor&) {
+         Tensor y = x * 1.0;
+         y.clamp_(-0.5, 0.5);
+         return y;
+       }},
+      {"copy_ from a tensor that requires grad",
+       [](const Tensor& x, const Tensor& w) {
+         Tensor buffer = zeros_like(w);
+         buffer.copy_(w * x);
+         return buffer;
+       }},
+      {"add_ into a buffer that does not",
+       [](const Tensor& x, const Tensor& w) {
+         Tensor acc = zeros_like(x);
+         acc.add_(x);
+         acc.mul_(w);
+         return acc;
+       }},
+      {"fill_ then add_", [](const Tensor& x, const Tensor& w) {
+         Tensor y = x * 2.0;
+         y.fill_(1.0);
+         y.add_(w);
+         return y;
+       }}};
+  for (const auto& [label, fn] : cases) {
+    SCOPED_TRACE(label);
+    EXPECT_GRADCHECK([fn](const Inputs& in) { return fn(in[0], in[1]); },
+                     {away_from_zero({3, 4}).requires_grad_(), away_from_zero({3, 4}).requires_grad_()});
+  }
+}
+
+// ---- a composite: what a small model computes ----
+
+TEST_P(GradcheckOps, SmallNetwork) {
+  auto net = [](const Inputs& in) {
+    const Tensor& x = in[0];
+    const Tensor& w1 = in[1];
+    const Tensor& b1 = in[2];
+    const Tensor& w2 = in[3];
+    Tensor h = tanh(matmul(x, w1) + b1);
+    Tensor logits = matmul(h, w2);
+    Tensor z = logits - max(logits, {1}, true);
+    Tensor lse = log(sum(exp(z), {1}, true));
+    return mean(square(z - lse));
+  };
+  EXPECT_GRADCHECK(net, {normal({4, 3}), normal({3, 5}).requires_grad_(), normal({5}).requires_grad_(),
+                         normal({5, 2}).requires_grad_()});
+  EXPECT_FLOAT32_GRADIENT(net, {normal({4, 3}), normal({3, 5}).requires_grad_(), normal({5}).requires_grad_(),
+                                normal({5, 2}).requires_grad_()});
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, GradcheckOps, ::testing::ValuesIn(test_devices()), device_name);
+
+}  // namespace
+}  // namespace parity::testing
