@@ -61,6 +61,17 @@ bool partially_overlaps(const Tensor& out, const Tensor& in) {
   return !(out.offset() == in.offset() && out.shape() == in.shape() && out.strides() == in.strides());
 }
 
+// An expanded view (a dim of size > 1 with stride 0) names one element several
+// times: an in-place op would apply itself to that element once per name, in an
+// order that depends on the loop. Refused, as PyTorch does.
+void check_no_internal_overlap(const Tensor& t, std::string_view op) {
+  for (int d = 0; d < t.dim(); ++d) {
+    PARITY_CHECK(t.shape()[d] <= 1 || t.strides()[d] != 0, op, ": cannot write in place into a tensor whose ",
+                 "elements share memory (shape ", to_string(t.shape()), ", strides ", to_string(t.strides()),
+                 ": an expanded view); clone() it first");
+  }
+}
+
 Tensor new_like(const Shape& shape, DType dtype, Device device) {
   return empty(shape, {.dtype = dtype, .device = device});
 }
@@ -176,6 +187,7 @@ Tensor& Tensor::fill_(Scalar value) {
 Tensor& Tensor::copy_(const Tensor& src) {
   check_defined(*this, "copy_", "the destination");
   check_defined(src, "copy_", "the source");
+  check_no_internal_overlap(*this, "copy_");
   broadcast_shapes(src.shape(), shape(), "copy_");
   PARITY_CHECK(src.dim() <= dim() && broadcast_shapes(src.shape(), shape(), "copy_") == shape(),
                "copy_: the source of shape ", to_string(src.shape()),
@@ -215,6 +227,7 @@ Tensor& binary_inplace(BinaryOp op, Tensor& self, const Tensor& other) {
   const std::string op_name = std::string(name(op)) + "_";
   check_defined(self, op_name.c_str(), "the tensor");
   check_defined(other, op_name.c_str(), "the other tensor");
+  check_no_internal_overlap(self, op_name);
   check_same_device(self, other, op_name);
   check_same_dtype(self, other, op_name);
   check_accepts(functors::accepts_of(op), self.dtype(), op_name);
@@ -238,6 +251,7 @@ Tensor& binary_scalar_inplace(BinaryOp op, Tensor& self, Scalar s) {
   const std::string op_name = std::string(name(op)) + "_";
   check_defined(self, op_name.c_str(), "the tensor");
   check_accepts(functors::accepts_of(op), self.dtype(), op_name);
+  check_no_internal_overlap(self, op_name);
   check_scalar_fits(self, s, op_name);
   if (self.requires_grad() &&
       autograd_hook::inplace(self, {.kind = autograd_hook::InplaceKind::BinaryScalar, .name = name(op).data(),
@@ -255,6 +269,7 @@ Tensor& unary_inplace(UnaryOp op, Tensor& self) {
   const std::string op_name = std::string(name(op)) + "_";
   check_defined(self, op_name.c_str(), "the tensor");
   check_accepts(functors::accepts_of(op), self.dtype(), op_name);
+  check_no_internal_overlap(self, op_name);
   if (self.requires_grad() &&
       autograd_hook::inplace(self, {.kind = autograd_hook::InplaceKind::Unary, .name = name(op).data(), .unary = op})) {
     return self;
@@ -285,6 +300,7 @@ Tensor& Tensor::relu_() { return unary_inplace(UnaryOp::Relu, *this); }
 Tensor& Tensor::clamp_(Scalar lo, Scalar hi) {
   check_defined(*this, "clamp_", "the tensor");
   check_accepts(functors::Accepts::Numeric, dtype(), "clamp_");
+  check_no_internal_overlap(*this, "clamp_");
   PARITY_CHECK(lo.to_double() <= hi.to_double(), "clamp_: expected lo <= hi, got lo = ", lo, ", hi = ", hi);
   check_scalar_fits(*this, lo, "clamp_");
   check_scalar_fits(*this, hi, "clamp_");
