@@ -3,13 +3,18 @@
 // A new output of the same size as one just freed reuses its (already
 // faulted-in) pages, so eager code that allocates a fresh tensor per op does
 // not pay page faults every call. Sizes are rounded up (to 64 bytes below 1 MiB,
-// to 1 MiB above) so near sizes share blocks. The cache holds at most
-// kMaxCachedBytes; empty_cache() releases it.
+// to 1 MiB below 4 MiB, to 2 MiB above) so near sizes share blocks; blocks of
+// 4 MiB and more are backed by huge pages where Linux allows it (Note [Huge
+// pages] in host_allocator.cpp). Each size keeps its free blocks
+// as a stack: the block freed last, the likeliest to be still in cache, is
+// handed out first, and a hit or a release allocates nothing once the stack has
+// grown. The cache holds at most kMaxCachedBytes; empty_cache() releases it.
 #pragma once
 
 #include <cstddef>
-#include <map>
 #include <mutex>
+#include <unordered_map>
+#include <vector>
 
 #include "tensor/allocator.h"
 
@@ -30,7 +35,7 @@ class HostAllocator final : public Allocator {
 
  private:
   mutable std::mutex mutex_;
-  std::multimap<std::size_t, void*> cache_;  // rounded size -> free block
+  std::unordered_map<std::size_t, std::vector<void*>> cache_;  // rounded size -> free blocks, last freed on top
   std::size_t cached_bytes_ = 0;
   MemoryStats stats_;
 };

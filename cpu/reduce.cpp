@@ -5,7 +5,18 @@
 // with 8 interleaved partial sums combined as ((0+1)+(2+3))+((4+5)+(6+7)); the
 // block sums are then combined pairwise in index order. An extent with inner > 1
 // is summed row after row along r. Neither depends on the thread count.
+//
+// Speed without changing that order: one block's 8 lanes are only 2 SSE
+// vectors (float), 2 chains of dependent additions that leave the adders idle
+// when the data comes from cache. block_sums<B> sums B whole blocks at once,
+// each in its own 8 lanes, so B times as many chains run side by side; every
+// block's sum is bit for bit what block_sum gives. It is used for extents of
+// at most kInterleaveBytes: from memory, reading B blocks 4 KiB apart in
+// lockstep streams worse than one block after the other. Measured on a 2-core
+// AMD EPYC (bench/bench_ops sum, one thread): 1.8x faster for float and 1.2x
+// for double from cache; from DRAM the interleaved loop was up to 2x slower.
 #include <cmath>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -34,6 +45,42 @@ Acc block_sum(const T* x, std::int64_t n) {
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
+// out[b] = block_sum(x + b * kBlock, kBlock) for b < B, the B blocks summed
+// side by side: the same additions in the same order per block. A block's 8
+// lanes are held in 16-byte vectors (GCC/Clang vector extensions: element-wise
+// IEEE additions, nothing reassociated) so that the compiler neither spills
+// them nor transposes the loads, which it does when left to vectorize the loop.
+typedef float Float4 __attribute__((vector_size(16)));
+typedef double Double2 __attribute__((vector_size(16)));
+
+template <int B, typename T>
+void block_sums(const T* x, T* out) {
+  using Vec = std::conditional_t<std::is_same_v<T, float>, Float4, Double2>;
+  static_assert(sizeof(Vec) == 16 && (std::is_same_v<T, float> || std::is_same_v<T, double>));
+  constexpr int kWidth = 16 / static_cast<int>(sizeof(T));  // lanes per vector: 4 float, 2 double
+  constexpr int kVectors = 8 / kWidth;                       // vectors per block
+  Vec acc[B][kVectors] = {};
+  for (std::int64_t i = 0; i < kBlock; i += 8) {
+    for (int b = 0; b < B; ++b) {
+      for (int v = 0; v < kVectors; ++v) {
+        Vec next;
+        std::memcpy(&next, x + b * kBlock + i + v * kWidth, sizeof(Vec));
+        acc[b][v] += next;
+      }
+    }
+  }
+  for (int b = 0; b < B; ++b) {
+    T l[8];
+    std::memcpy(l, acc[b], sizeof(l));
+    out[b] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+  }
+}
+
+// Blocks summed side by side: 4 (float) or 2 (double) fill 8 SSE registers.
+template <typename T>
+inline constexpr int kBlocksAtOnce = sizeof(T) <= 4 ? 4 : 2;
+inline constexpr std::int64_t kInterleaveBytes = std::int64_t{4} << 20;
+
 // Sum of n contiguous elements in the documented order; parallel over blocks
 // when `parallel` (the caller is not already running rows in parallel).
 template <typename Acc, typename T>
@@ -41,10 +88,17 @@ Acc contiguous_sum(const T* x, std::int64_t n, bool parallel) {
   if (n <= kBlock) return block_sum<Acc>(x, n);
   const std::int64_t blocks = (n + kBlock - 1) / kBlock;
   std::vector<Acc> partial(static_cast<std::size_t>(blocks));
+  const std::int64_t full_blocks = n / kBlock;
+  const bool interleave = n * static_cast<std::int64_t>(sizeof(T)) <= kInterleaveBytes;
   auto run = [&](std::int64_t b0, std::int64_t b1) {
-    for (std::int64_t b = b0; b < b1; ++b) {
-      partial[b] = block_sum<Acc>(x + b * kBlock, std::min(kBlock, n - b * kBlock));
+    std::int64_t b = b0;
+    if constexpr (std::is_floating_point_v<T> && std::is_same_v<Acc, T>) {
+      constexpr int B = kBlocksAtOnce<T>;
+      if (interleave) {
+        for (; b + B <= std::min(b1, full_blocks); b += B) block_sums<B>(x + b * kBlock, partial.data() + b);
+      }
     }
+    for (; b < b1; ++b) partial[b] = block_sum<Acc>(x + b * kBlock, std::min(kBlock, n - b * kBlock));
   };
   if (parallel) parallel_for(blocks, 32, run);
   else run(0, blocks);
