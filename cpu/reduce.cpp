@@ -173,18 +173,41 @@ void reduce_typed(ReduceOp op, const ReduceArgs& a) {
   } else {
     const bool want_max = op == ReduceOp::Max || op == ReduceOp::ArgMax;
     const bool want_index = op == ReduceOp::ArgMax || op == ReduceOp::ArgMin;
+    auto write = [&](std::int64_t p, const auto& e) {
+      if (want_index) static_cast<std::int64_t*>(a.out)[p] = e.index;
+      else static_cast<T*>(a.out)[p] = e.value;
+    };
     auto run = [&]<bool kMax>() {
-      parallel_for(outer * inner, std::max<std::int64_t>(1, kGrainSize / std::max<std::int64_t>(R, 1)),
-                   [&](std::int64_t begin, std::int64_t end) {
-                     for (std::int64_t p = begin; p < end; ++p) {
-                       const std::int64_t o = p / inner, i = p % inner;
-                       const T* x = in + o * R * inner + i;
-                       Extreme<T, kMax> e{x[0], 0};
-                       for (std::int64_t r = 1; r < R; ++r) e.visit(x[r * inner], r);
-                       if (want_index) static_cast<std::int64_t*>(a.out)[p] = e.index;
-                       else static_cast<T*>(a.out)[p] = e.value;
-                     }
-                   });
+      if (inner == 1) {  // contiguous rows: one pass along each
+        parallel_for(outer, std::max<std::int64_t>(1, kGrainSize / std::max<std::int64_t>(R, 1)),
+                     [&](std::int64_t o0, std::int64_t o1) {
+                       for (std::int64_t o = o0; o < o1; ++o) {
+                         const T* x = in + o * R;
+                         Extreme<T, kMax> e{x[0], 0};
+                         for (std::int64_t r = 1; r < R; ++r) e.visit(x[r], r);
+                         write(o, e);
+                       }
+                     });
+        return;
+      }
+      // Columns: walk the block row by row (memory order), keeping one running
+      // extreme per column of the chunk; visiting r in increasing order keeps
+      // "first index wins" exactly as in the row case.
+      parallel_for(outer * inner, 4096, [&](std::int64_t begin, std::int64_t end) {
+        std::vector<Extreme<T, kMax>> acc;
+        for (std::int64_t p = begin; p < end;) {
+          const std::int64_t o = p / inner, i0 = p % inner, i1 = std::min(inner, i0 + (end - p));
+          const T* base = in + o * R * inner;
+          acc.clear();
+          for (std::int64_t i = i0; i < i1; ++i) acc.push_back({base[i], 0});
+          for (std::int64_t r = 1; r < R; ++r) {
+            const T* row = base + r * inner;
+            for (std::int64_t i = i0; i < i1; ++i) acc[i - i0].visit(row[i], r);
+          }
+          for (std::int64_t i = i0; i < i1; ++i) write(o * inner + i, acc[i - i0]);
+          p += i1 - i0;
+        }
+      });
     };
     if (want_max) run.template operator()<true>();
     else run.template operator()<false>();
