@@ -15,3 +15,4 @@
 #include "tensor/memory.h"
 #include "autograd/autograd.h"
 #include "io/npy.h"
+#include "optim/optim.h"
