@@ -13,6 +13,8 @@
 #include "tensor/shape.h"
 #include "tensor/tensor.h"
 #include "tensor/memory.h"
+#include "tensor/context.h"
+#include "cuda/api.h"
 #include "autograd/autograd.h"
 #include "io/npy.h"
 #include "optim/optim.h"

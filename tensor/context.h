@@ -1,0 +1,78 @@
+// The process-wide numerics context: the few settings that change what a
+// backend computes, in one place (DESIGN.md, "one context"; PyTorch's
+// aten/src/ATen/Context.h).
+//
+// - MathMode: StrictFP32 (the default) computes float32 matrix products in
+//   float32 throughout; TF32 lets cuBLAS (and later cuDNN) round float32
+//   operands to TensorFloat-32 on the tensor cores, about 1e-3 relative error,
+//   several times the speed. The CPU backend always computes strictly.
+// - deterministic: true by default. Every kernel Parity has today is
+//   deterministic (fixed-order reductions, no atomics in accumulations, cuBLAS
+//   with a fixed workspace per stream); a kernel that cannot be says so where it
+//   is written and is refused while this is set.
+//
+// Nothing in the library changes these behind the user's back. The guards set a
+// value for a scope and restore the previous one; the settings are process-wide
+// (not per thread), so set them before starting threads that run ops.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <ostream>
+#include <string_view>
+
+namespace parity {
+
+enum class MathMode : std::uint8_t { StrictFP32, TF32 };
+
+constexpr std::string_view name(MathMode mode) {
+  return mode == MathMode::StrictFP32 ? "strict_fp32" : "tf32";
+}
+inline std::ostream& operator<<(std::ostream& out, MathMode mode) { return out << name(mode); }
+
+namespace detail {
+struct Context {
+  std::atomic<MathMode> math_mode{MathMode::StrictFP32};
+  std::atomic<bool> deterministic{true};
+};
+inline Context& context() {
+  static Context instance;
+  return instance;
+}
+}  // namespace detail
+
+inline MathMode math_mode() { return detail::context().math_mode.load(std::memory_order_relaxed); }
+inline void set_math_mode(MathMode mode) {
+  detail::context().math_mode.store(mode, std::memory_order_relaxed);
+}
+
+inline bool deterministic() { return detail::context().deterministic.load(std::memory_order_relaxed); }
+inline void set_deterministic(bool enabled) {
+  detail::context().deterministic.store(enabled, std::memory_order_relaxed);
+}
+
+// Sets the math mode for a scope: { MathModeGuard tf32(MathMode::TF32); y = matmul(a, b); }
+class MathModeGuard {
+ public:
+  explicit MathModeGuard(MathMode mode) : previous_(math_mode()) { set_math_mode(mode); }
+  ~MathModeGuard() { set_math_mode(previous_); }
+  MathModeGuard(const MathModeGuard&) = delete;
+  MathModeGuard& operator=(const MathModeGuard&) = delete;
+
+ private:
+  MathMode previous_;
+};
+
+// Sets the deterministic flag for a scope.
+class DeterministicGuard {
+ public:
+  explicit DeterministicGuard(bool enabled) : previous_(deterministic()) { set_deterministic(enabled); }
+  ~DeterministicGuard() { set_deterministic(previous_); }
+  DeterministicGuard(const DeterministicGuard&) = delete;
+  DeterministicGuard& operator=(const DeterministicGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+}  // namespace parity
