@@ -500,7 +500,10 @@ Tensor matmul_raw(const Tensor& a_in, const Tensor& b_in) {
   if (out.numel() == 0) return out.view(final_shape);
   if (k == 0) return out.zero_().view(final_shape);
 
+  // Operands as [batch..., rows, cols] views; plain matrices need no expand
+  // (the common 2-D case skips the extra views: small matmuls are host-bound).
   auto expanded = [&](const Tensor& t, std::int64_t rows, std::int64_t cols) {
+    if (batch.empty()) return t;
     Shape s = batch;
     s.push_back(rows);
     s.push_back(cols);
@@ -540,7 +543,7 @@ Tensor matmul_raw(const Tensor& a_in, const Tensor& b_in) {
     args.batch_stride_c[d] = batch[d] == 1 ? 0 : out.stride(d);
   }
   backend(a, "matmul").gemm(args);
-  return out.view(final_shape);
+  return final_shape == out_shape ? out : out.view(final_shape);
 }
 
 }  // namespace
