@@ -43,6 +43,17 @@ AdadeltaElementwise adadelta_form(AdadeltaAcc acc, AdadeltaDelta delta,
   return k;
 }
 
+// TensorFlow's CPU Adadelta: Eigen's rsqrt (estimate + one Newton step) on full
+// packets of 8 floats, 1/sqrt on the remaining tail; FTZ on (ref sec. 1.5, 4.2).
+void tf_cpu_adadelta(AdadeltaNumerics& n, AdadeltaDelta delta) {
+  n.body = adadelta_form(AdadeltaAcc::Ema, delta);
+  n.body.ftz = true;
+  n.body.rsqrt = RsqrtMode::EigenAvx;
+  n.vec_width = 8;
+  n.tail = n.body;
+  n.tail.rsqrt = RsqrtMode::OneOverSqrt;
+}
+
 SgdElementwise sgd_form(SgdForm form, bool fma_buf = false, bool fma_nest = false, bool fma_param = false) {
   SgdElementwise k;
   k.form = form;
@@ -184,12 +195,7 @@ Preset make_tf_raw() {
   p.adam.body = eps_hat(AdamM::Delta, AdamV::Delta);
   p.adam.body.ftz = true;  // TF runs its CPU threads with FTZ/DAZ (ref sec. 1.5)
   p.adadelta.one_minus = OneMinus::Float;
-  p.adadelta.body = adadelta_form(AdadeltaAcc::Ema, AdadeltaDelta::RsqrtMul);
-  p.adadelta.body.ftz = true;
-  p.adadelta.body.rsqrt = RsqrtMode::EigenAvx;
-  p.adadelta.vec_width = 8;
-  p.adadelta.tail = p.adadelta.body;
-  p.adadelta.tail.rsqrt = RsqrtMode::OneOverSqrt;
+  tf_cpu_adadelta(p.adadelta, AdadeltaDelta::RsqrtMul);
   p.sgd.body = sgd_form(SgdForm::Keras);
   p.sgd.body.ftz = true;
   p.adam_defaults = {1e-3, 0.9, 0.999, 1e-8};
@@ -215,14 +221,8 @@ Preset make_keras3_tf() {
   p.adam.body.decoupled = DecoupledForm::KerasSub;
   p.adam.body.ftz = true;
   p.adadelta.one_minus = OneMinus::Double;
-  // In a tf.function, Grappler rewrites x / sqrt(y) as x * rsqrt(y); TF's CPU rsqrt is
-  // Eigen's estimate + Newton step on full packets of 8, 1/sqrt on the rest.
-  p.adadelta.body = adadelta_form(AdadeltaAcc::Ema, AdadeltaDelta::MulRsqrt);
-  p.adadelta.body.ftz = true;
-  p.adadelta.body.rsqrt = RsqrtMode::EigenAvx;
-  p.adadelta.vec_width = 8;
-  p.adadelta.tail = p.adadelta.body;
-  p.adadelta.tail.rsqrt = RsqrtMode::OneOverSqrt;
+  // In a tf.function, Grappler rewrites x / sqrt(y) as x * rsqrt(y).
+  tf_cpu_adadelta(p.adadelta, AdadeltaDelta::MulRsqrt);
   p.sgd.body = sgd_form(SgdForm::Keras);
   p.sgd.body.ftz = true;
   p.adam_defaults = {1e-3, 0.9, 0.999, 1e-7};
