@@ -21,9 +21,11 @@
 #include <cmath>
 
 #include "autograd/node.h"
+#include "tensor/conv.h"
 #include "tensor/error.h"
 #include "tensor/factories.h"
 #include "tensor/ops.h"
+#include "tensor/pool.h"
 
 namespace parity::autograd {
 
@@ -97,6 +99,9 @@ class OpNode final : public Node {
   bool scalar_first = false;
   std::vector<std::int64_t> dims;  // reduce: the reduced dims (normalized); permute: the order
   std::int64_t dim = 0, dim1 = 0, start = 0, end = 0, step = 1;
+  Conv2dOptions conv;  // conv2d
+  Pool2dOptions pool;  // pooling
+  PoolKind pool_kind = PoolKind::Max;
   // saved[0], saved[1]: the inputs (as needed), saved[2]: the output.
   SavedTensor saved[3];
 
@@ -181,6 +186,16 @@ void save_for_backward(OpNode& node, const OpRecord& op, const Tensor& output) {
     case OpKind::Matmul:
       if (need0) save_in(1);
       if (need1) save_in(0);
+      break;
+    case OpKind::Conv2d:  // dx reads the weight, dweight reads x, dbias neither
+      if (need0) save_in(1);
+      if (need1) save_in(0);
+      break;
+    case OpKind::Pool2d:  // max pooling finds each window's winner again from x and y
+      if (op.pool_kind == PoolKind::Max) {
+        save_in(0);
+        save_out();
+      }
       break;
     default:
       break;  // views, copies, casts: shapes and attributes only
@@ -404,6 +419,16 @@ std::vector<Tensor> OpNode::apply(std::vector<Tensor>& grads) {
       return {g};
     case OpKind::ToDevice:
       return {g.to(input_meta_[0].device)};
+    case OpKind::Conv2d: {
+      std::vector<Tensor> grads(input_meta_.size());
+      if (needs_input_grad(0)) grads[0] = conv2d_backward_input(g, in(1), in_shape(0), conv);
+      if (needs_input_grad(1)) grads[1] = conv2d_backward_weight(in(0), g, in_shape(1), conv);
+      if (grads.size() > 2 && needs_input_grad(2)) grads[2] = conv2d_backward_bias(g, conv.layout);
+      return grads;
+    }
+    case OpKind::Pool2d:
+      if (pool_kind == PoolKind::Max) return {pool2d_backward(pool_kind, in(0), out(), g, in_shape(0), pool)};
+      return {pool2d_backward(pool_kind, Tensor(), Tensor(), g, in_shape(0), pool)};
     case OpKind::kCount:
       break;
   }
@@ -443,6 +468,9 @@ std::shared_ptr<Node> make_op_node(const OpRecord& op, const Tensor& output) {
   node->start = op.start;
   node->end = op.end;
   node->step = op.step;
+  if (op.conv != nullptr) node->conv = *op.conv;
+  if (op.pool != nullptr) node->pool = *op.pool;
+  node->pool_kind = op.pool_kind;
   const int ndim = op.inputs[0]->dim();
   if (op.kind == OpKind::Reduce) {
     if (op.dims == nullptr || op.dims->empty()) {

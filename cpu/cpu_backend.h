@@ -22,6 +22,14 @@ class CpuBackend final : public Backend {
   void reduce(ReduceOp op, const ReduceArgs& args) override;     // cpu/reduce.cpp
   void gemm(const GemmArgs& args) override;                      // cpu/gemm.cpp
   void random(const RandomArgs& args) override;                  // cpu/random.cpp
+  void conv2d_forward(const Conv2dArgs& args, const void* x, const void* w, const void* bias,
+                      void* y) override;  // cpu/conv.cpp
+  void conv2d_backward_input(const Conv2dArgs& args, const void* dy, const void* w, void* dx) override;
+  void conv2d_backward_weight(const Conv2dArgs& args, const void* x, const void* dy, void* dw) override;
+  void conv2d_backward_bias(const Conv2dArgs& args, const void* dy, void* dbias) override;
+  void pool2d_forward(const Pool2dArgs& args, const void* x, void* y) override;  // cpu/pool.cpp
+  void pool2d_backward(const Pool2dArgs& args, const void* x, const void* y, const void* dy,
+                       void* dx) override;
   void copy_to_host(void* host_dst, const void* src, std::size_t nbytes, int device_index) override;
   void copy_from_host(void* dst, const void* host_src, std::size_t nbytes, int device_index) override;
   void synchronize(int) override {}

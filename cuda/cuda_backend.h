@@ -32,6 +32,14 @@ class CudaBackend final : public Backend {
   void reduce(ReduceOp op, const ReduceArgs& args) override;               // reduce_*.cu
   void gemm(const GemmArgs& args) override;                                // gemm.cpp
   void random(const RandomArgs& args) override;                            // random.cu
+  void conv2d_forward(const Conv2dArgs& args, const void* x, const void* w, const void* bias,
+                      void* y) override;  // cuda/conv.cpp
+  void conv2d_backward_input(const Conv2dArgs& args, const void* dy, const void* w, void* dx) override;
+  void conv2d_backward_weight(const Conv2dArgs& args, const void* x, const void* dy, void* dw) override;
+  void conv2d_backward_bias(const Conv2dArgs& args, const void* dy, void* dbias) override;
+  void pool2d_forward(const Pool2dArgs& args, const void* x, void* y) override;  // cuda/pool.cpp
+  void pool2d_backward(const Pool2dArgs& args, const void* x, const void* y, const void* dy,
+                       void* dx) override;
   void copy_to_host(void* host_dst, const void* src, std::size_t nbytes, int device_index) override;
   void copy_from_host(void* dst, const void* host_src, std::size_t nbytes, int device_index) override;
   void synchronize(int device_index) override;

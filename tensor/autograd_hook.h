@@ -29,7 +29,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "tensor/conv.h"
 #include "tensor/op_kinds.h"
+#include "tensor/pool.h"
 #include "tensor/scalar.h"
 #include "tensor/tensor.h"
 
@@ -54,6 +56,8 @@ enum class OpKind : std::uint8_t {
   Expand,        // inputs {x}
   Clone,         // clone, contiguous: inputs {x}
   ToDevice,      // to(Device): inputs {x}
+  Conv2d,        // inputs {x, weight, bias or null}; conv
+  Pool2d,        // inputs {x}; pool, pool_kind
   kCount
 };
 
@@ -71,6 +75,9 @@ struct OpRecord {
   const std::vector<std::int64_t>* dims = nullptr;
   bool keepdim = false;
   std::int64_t dim = 0, dim1 = 0, start = 0, end = 0, step = 1;
+  const Conv2dOptions* conv = nullptr;
+  const Pool2dOptions* pool = nullptr;
+  PoolKind pool_kind = PoolKind::Max;
 };
 
 // The in-place forms (Tensor::add_, ...), described for autograd.

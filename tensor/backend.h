@@ -9,11 +9,15 @@
 #include <vector>
 
 #include "tensor/allocator.h"
+#include "tensor/context.h"
+#include "tensor/conv.h"
 #include "tensor/device.h"
 #include "tensor/dtype.h"
 #include "tensor/elementwise_iter.h"
 #include "tensor/op_kinds.h"
+#include "tensor/pool.h"
 #include "tensor/scalar.h"
+#include "tensor/window.h"
 
 namespace parity {
 
@@ -54,6 +58,29 @@ struct RandomArgs {
   double a = 0, b = 1;  // uniform [a, b), normal (mean a, std b), integer [a, b)
 };
 
+// A 2-D convolution resolved for a backend. Every buffer is dense: images
+// (x, y and their gradients) in win.layout, weights in kernel_layout, bias
+// [out_channels]. Gradient outputs are overwritten, never accumulated into.
+struct Conv2dArgs {
+  DType dtype = kFloat32;
+  int device_index = 0;
+  Window2d win;  // the input, the kernel's spatial size (window_h/w), strides, dilation, pads, output size
+  std::int64_t out_channels = 0;
+  KernelLayout kernel_layout = KernelLayout::HWIO;
+  ConvMode mode = ConvMode::CrossCorrelation;
+  MathMode math_mode = MathMode::StrictFP32;  // TF32 lets cuDNN use tensor-op math for float32
+  bool deterministic = true;                  // false lets cuDNN pick its fastest algorithm
+};
+
+// A 2-D pooling resolved for a backend; images dense in win.layout.
+struct Pool2dArgs {
+  DType dtype = kFloat32;
+  int device_index = 0;
+  PoolKind kind = PoolKind::Max;
+  Window2d win;
+  bool count_include_pad = false;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -72,6 +99,16 @@ class Backend {
   virtual void reduce(ReduceOp op, const ReduceArgs& args) = 0;
   virtual void gemm(const GemmArgs& args) = 0;
   virtual void random(const RandomArgs& args) = 0;
+  // Convolution (tensor/conv.h): y = conv(x, w) + bias (bias may be null).
+  virtual void conv2d_forward(const Conv2dArgs& args, const void* x, const void* w, const void* bias,
+                              void* y) = 0;
+  virtual void conv2d_backward_input(const Conv2dArgs& args, const void* dy, const void* w, void* dx) = 0;
+  virtual void conv2d_backward_weight(const Conv2dArgs& args, const void* x, const void* dy, void* dw) = 0;
+  virtual void conv2d_backward_bias(const Conv2dArgs& args, const void* dy, void* dbias) = 0;
+  // Pooling (tensor/pool.h). The backward of max pooling reads x and y.
+  virtual void pool2d_forward(const Pool2dArgs& args, const void* x, void* y) = 0;
+  virtual void pool2d_backward(const Pool2dArgs& args, const void* x, const void* y, const void* dy,
+                               void* dx) = 0;
   // Bytes between this backend's device and the host (dense buffers).
   virtual void copy_to_host(void* host_dst, const void* src, std::size_t nbytes, int device_index) = 0;
   virtual void copy_from_host(void* dst, const void* host_src, std::size_t nbytes, int device_index) = 0;

@@ -10,14 +10,17 @@
 #include "tensor/error.h"
 #include "tensor/factories.h"
 #include "tensor/functors.h"
+#include "tensor/op_checks.h"
 
 namespace parity {
 
 namespace {
 
-void check_defined(const Tensor& t, const char* op, const char* what) {
-  PARITY_CHECK(t.defined(), op, ": ", what, " is an undefined tensor");
-}
+using detail::backend;
+using detail::check_defined;
+using detail::check_same_device;
+using detail::check_same_dtype;
+using detail::new_like;
 
 void check_accepts(functors::Accepts accepts, DType dtype, std::string_view op) {
   const bool ok = dispatch_dtype(dtype, [&]<typename T>() { return functors::accepts<T>(accepts); });
@@ -28,18 +31,6 @@ void check_accepts(functors::Accepts accepts, DType dtype, std::string_view op) 
   }
 }
 
-void check_same_device(const Tensor& a, const Tensor& b, std::string_view op) {
-  PARITY_CHECK(a.device() == b.device(), op, ": expected both tensors on the same device, got ",
-               a.device(), " (shape ", to_string(a.shape()), ") and ", b.device(), " (shape ",
-               to_string(b.shape()), ")");
-}
-
-void check_same_dtype(const Tensor& a, const Tensor& b, std::string_view op) {
-  PARITY_CHECK(a.dtype() == b.dtype(), op, ": expected both tensors of the same dtype, got ",
-               a.dtype(), " (shape ", to_string(a.shape()), ") and ", b.dtype(), " (shape ",
-               to_string(b.shape()), "); convert one with .to(dtype)");
-}
-
 // An integer tensor with a non-integer scalar would silently truncate it.
 void check_scalar_fits(const Tensor& t, Scalar s, std::string_view op) {
   if (!is_floating(t.dtype()) && !s.is_integral()) {
@@ -47,10 +38,6 @@ void check_scalar_fits(const Tensor& t, Scalar s, std::string_view op) {
     PARITY_CHECK(std::isfinite(v) && v == std::trunc(v), op, ": the scalar ", v,
                  " is not representable in a tensor of dtype ", t.dtype());
   }
-}
-
-Backend& backend(const Tensor& t, std::string_view op) {
-  return backend_for(t.device(), std::string(op).c_str());
 }
 
 // True when the two tensors' element ranges might overlap in one storage
@@ -72,9 +59,6 @@ void check_no_internal_overlap(const Tensor& t, std::string_view op) {
   }
 }
 
-Tensor new_like(const Shape& shape, DType dtype, Device device) {
-  return empty(shape, {.dtype = dtype, .device = device});
-}
 
 }  // namespace
 
