@@ -33,15 +33,24 @@ struct Padding {
   Kind kind = Kind::Valid;
   std::int64_t top = 0, bottom = 0, left = 0, right = 0;  // Explicit only
 
+  Padding() = default;
+  // Keras' strings, so options read `.padding = "same"`; throws on any other.
+  Padding(const char* text) : Padding(parse(text)) {}  // NOLINT(google-explicit-constructor)
+  Padding(std::string_view text) : Padding(parse(text)) {}  // NOLINT(google-explicit-constructor)
+
   static Padding valid() { return {}; }
-  static Padding same() { return {Kind::Same}; }
+  static Padding same() { return Padding(Kind::Same, 0, 0, 0, 0); }
   static Padding explicit_pads(std::int64_t top, std::int64_t bottom, std::int64_t left, std::int64_t right) {
-    return {Kind::Explicit, top, bottom, left, right};
+    return Padding(Kind::Explicit, top, bottom, left, right);
   }
   // The same padding on both sides: (rows, columns), as PyTorch's padding=(ph, pw).
   static Padding symmetric(std::int64_t rows, std::int64_t cols) { return explicit_pads(rows, rows, cols, cols); }
   // "valid" or "same" (Keras' strings, any case); throws naming the string otherwise.
   static Padding parse(std::string_view text);
+
+ private:
+  Padding(Kind k, std::int64_t t, std::int64_t b, std::int64_t l, std::int64_t r)
+      : kind(k), top(t), bottom(b), left(l), right(r) {}
 };
 
 std::string to_string(const Padding& padding);  // "valid", "same", "explicit(t, b, l, r)"

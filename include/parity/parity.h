@@ -20,4 +20,5 @@
 #include "cuda/api.h"
 #include "autograd/autograd.h"
 #include "io/npy.h"
+#include "nn/nn.h"
 #include "optim/optim.h"

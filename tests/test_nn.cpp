@@ -1,0 +1,344 @@
+// nn: modules, layers, initializers, losses (the conv and pooling ops have
+// their own suites: test_conv.cpp, test_pool.cpp).
+#include <autograd/gtest.h>
+#include <gtest/gtest.h>
+#include <parity/parity.h>
+
+#include <cmath>
+
+#include "test_devices.h"
+#include "reference.h"
+
+namespace parity::testing {
+namespace {
+
+// The seed's model (../shared/seed/keras-issue.txt), Keras layout.
+nn::Sequential seed_model() {
+  return nn::Sequential{nn::Conv2D{{.filters = 64, .kernel = {7, 7}}}, nn::Activation{"relu"},
+                        nn::Conv2D{{.filters = 64, .kernel = {7, 7}}}, nn::Activation{"relu"},
+                        nn::MaxPool2D{{.pool = {4, 4}}},                nn::Flatten{},
+                        nn::Dense{{.units = 64}},                       nn::Activation{"relu"},
+                        nn::Dense{{.units = 8}}};
+}
+
+Tensor random_tensor(TestRng& rng, const Shape& shape, DType dtype, double lo = -1, double hi = 1,
+                     Device device = Device::cpu()) {
+  return to_tensor(random_ref(rng, shape, dtype, lo, hi), device);
+}
+
+TEST(Module, SeedModelParameterCountMatchesKeras) {
+  nn::Sequential model = seed_model();
+  model.build({224, 224, 3}, {.layout = Layout::NHWC, .init = nn::Init::Keras, .seed = 6});
+  // Keras 2.0.4's model.summary() for the seed model: 9472 + 200768 + 11505728 + 520.
+  EXPECT_EQ(model.parameter_count(), 11716488);
+  EXPECT_EQ(model.output_shape(), (Shape{8}));
+  const auto named = model.named_parameters();
+  ASSERT_EQ(named.size(), 8u);
+  EXPECT_EQ(named[0].first, "0.kernel");
+  EXPECT_EQ(named[0].second.shape(), (Shape{7, 7, 3, 64}));
+  EXPECT_EQ(named[1].first, "0.bias");
+  EXPECT_EQ(named[4].first, "6.kernel");
+  EXPECT_EQ(named[4].second.shape(), (Shape{53 * 53 * 64, 64}));
+  for (const auto& [name, t] : named) EXPECT_TRUE(t.requires_grad()) << name;
+
+  const std::string summary = model.summary();
+  for (const char* needle : {"conv2d_1 (Conv2D)", "(None, 218, 218, 64)", "9472", "conv2d_2 (Conv2D)",
+                             "(None, 212, 212, 64)", "200768", "max_pooling2d_1 (MaxPooling2D)",
+                             "(None, 53, 53, 64)", "flatten_1 (Flatten)", "(None, 179776)", "dense_1 (Dense)",
+                             "11505728", "activation_3 (Activation)", "dense_2 (Dense)", "(None, 8)", "520",
+                             "Total params: 11,716,488", "Trainable params: 11,716,488",
+                             "Non-trainable params: 0"}) {
+    EXPECT_NE(summary.find(needle), std::string::npos) << needle << " not in\n" << summary;
+  }
+}
+
+TEST(Module, NchwSeedModelHasOihwKernelsAndTheSameCount) {
+  nn::Sequential model = seed_model();
+  model.build({3, 224, 224}, {.layout = Layout::NCHW, .init = nn::Init::PyTorch});
+  EXPECT_EQ(model.parameter_count(), 11716488);
+  EXPECT_EQ(model.named_parameters()[2].second.shape(), (Shape{64, 64, 7, 7}));
+}
+
+TEST(Module, KerasInitIsGlorotUniformWithZeroBias) {
+  nn::Sequential model{nn::Dense{{.units = 300}}};
+  model.build({200}, {.seed = 3});
+  const auto kernel = model.named_parameters()[0].second.to_vector<double>();
+  const auto bias = model.named_parameters()[1].second.to_vector<double>();
+  const double limit = std::sqrt(6.0 / 500.0);
+  double lo = 1, hi = -1, mean = 0;
+  for (double v : kernel) {
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+    mean += v / static_cast<double>(kernel.size());
+  }
+  EXPECT_GE(lo, -limit);
+  EXPECT_LT(hi, limit);
+  EXPECT_GT(hi, 0.99 * limit);  // 60000 draws reach the ends of the range
+  EXPECT_LT(lo, -0.99 * limit);
+  EXPECT_NEAR(mean, 0, 0.01 * limit);
+  for (double v : bias) EXPECT_EQ(v, 0);
+}
+
+TEST(Module, PyTorchInitBoundsFollowFanIn) {
+  nn::Sequential model{nn::Conv2D{{.filters = 16, .kernel = {3, 3}}}};
+  model.build({8, 10, 10}, {.layout = Layout::NCHW, .init = nn::Init::PyTorch, .seed = 4});
+  const double bound = 1.0 / std::sqrt(8.0 * 9.0);
+  for (const auto& [name, t] : model.named_parameters()) {
+    double hi = 0;
+    for (double v : t.to_vector<double>()) {
+      EXPECT_LE(std::abs(v), bound) << name;
+      hi = std::max(hi, std::abs(v));
+    }
+    EXPECT_GT(hi, 0.5 * bound) << name;  // biases too: PyTorch's bias is not zero
+  }
+}
+
+TEST(Module, SameSeedSameWeightsOtherSeedOthers) {
+  auto weights = [](std::uint64_t seed) {
+    nn::Sequential m{nn::Conv2D{{.filters = 4, .kernel = {3, 3}}}, nn::Flatten{}, nn::Dense{{.units = 3}}};
+    m.build({6, 6, 2}, {.seed = seed});
+    std::vector<double> all;
+    for (const Tensor& t : m.parameters()) {
+      auto v = t.to_vector<double>();
+      all.insert(all.end(), v.begin(), v.end());
+    }
+    return all;
+  };
+  EXPECT_EQ(weights(7), weights(7));
+  EXPECT_NE(weights(7), weights(8));
+}
+
+TEST(Module, WeightsAreTheSameBitsOnCuda) {
+  PARITY_REQUIRE_CUDA();
+  nn::Sequential cpu_model = seed_model();
+  cpu_model.build({32, 32, 3}, {.seed = 6});
+  nn::Sequential cuda_model = seed_model();
+  cuda_model.build({32, 32, 3}, {.seed = 6, .device = Device::cuda()});
+  const auto a = cpu_model.parameters(), b = cuda_model.parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(b[i].device(), Device::cuda());
+    EXPECT_TRUE(same_bits(a[i], b[i].to(Device::cpu()))) << i;
+  }
+}
+
+TEST(Module, LazyBuildFromTheFirstBatch) {
+  TestRng rng;
+  nn::Sequential model{nn::Dense{{.units = 5, .activation = "tanh"}}, nn::Dense{{.units = 2}}};
+  EXPECT_FALSE(model.built());
+  const Tensor x = random_tensor(rng, {4, 3}, kFloat64);
+  const Tensor y = model(x);
+  EXPECT_TRUE(model.built());
+  EXPECT_EQ(y.shape(), (Shape{4, 2}));
+  EXPECT_EQ(model.input_shape(), (Shape{3}));
+  EXPECT_EQ(model.parameters()[0].dtype(), kFloat64);
+}
+
+TEST(Module, DenseComputesMatmulPlusBiasThenActivation) {
+  TestRng rng;
+  nn::Dense dense{{.units = 3, .activation = "relu"}};
+  dense.build({4}, {.init = nn::Init::PyTorch, .seed = 1, .dtype = kFloat64});
+  const Tensor x = random_tensor(rng, {5, 4}, kFloat64);
+  const auto params = dense.parameters();
+  const Ref want = [&] {
+    Ref r = ref_matmul(to_ref(x), to_ref(params[0]));
+    const auto b = params[1].to_vector<double>();
+    for (std::size_t i = 0; i < r.v.size(); ++i) r.v[i] = std::max(0.0, r.v[i] + b[i % 3]);
+    return r;
+  }();
+  // Terms are O(1) and the sum may cancel: an absolute bound of a few eps per term.
+  EXPECT_TRUE(matches(dense(x), want, Tolerance{.ulps = 0, .abs = {1e-14}}));
+}
+
+TEST(Module, DenseGradientsPassGradcheck) {
+  TestRng rng;
+  nn::Sequential model{nn::Dense{{.units = 3, .activation = "tanh"}}, nn::Dense{{.units = 2}}};
+  model.build({4}, {.init = nn::Init::PyTorch, .seed = 2, .dtype = kFloat64});
+  const Tensor x = random_tensor(rng, {3, 4}, kFloat64).requires_grad_();
+  std::vector<Tensor> inputs{x};
+  for (const Tensor& p : model.parameters()) inputs.push_back(p);
+  // What the two layers compute, as a function of all their inputs (gradcheck
+  // perturbs copies of its inputs, so the function must take the weights).
+  auto layers = [](const std::vector<Tensor>& in) {
+    return add(matmul(tanh(add(matmul(in[0], in[1]), in[2])), in[3]), in[4]);
+  };
+  EXPECT_GRADCHECK(layers, inputs);
+  // The model computes exactly that, forward and backward.
+  const Tensor g = random_tensor(rng, {3, 2}, kFloat64);
+  model(x).backward(g);
+  std::vector<Tensor> module_grads;
+  for (const Tensor& t : inputs) {
+    module_grads.push_back(t.grad());
+    t.set_grad(Tensor());
+  }
+  layers(inputs).backward(g);
+  for (std::size_t i = 0; i < inputs.size(); ++i) EXPECT_TRUE(same_bits(module_grads[i], inputs[i].grad())) << i;
+}
+
+TEST(Module, FlattenKeepsTheLayoutsRowMajorOrder) {
+  TestRng rng;
+  nn::Flatten flatten;
+  const Tensor x = random_tensor(rng, {2, 3, 4, 5}, kFloat32);
+  const Tensor y = flatten(x);
+  EXPECT_EQ(y.shape(), (Shape{2, 60}));
+  EXPECT_TRUE(same_bits(y, x.reshape({2, 60})));
+}
+
+TEST(Module, ActivationsByName) {
+  TestRng rng;
+  const Tensor x = random_tensor(rng, {3, 4}, kFloat64, -3, 3);
+  EXPECT_TRUE(same_bits(nn::Activation{"sigmoid"}(x), sigmoid(x)));
+  EXPECT_TRUE(same_bits(nn::Activation{"tanh"}(x), tanh(x)));
+  EXPECT_TRUE(same_bits(nn::Activation{"linear"}(x), x));
+  EXPECT_TRUE(same_bits(nn::ReLU{}(x), relu(x)));
+  const auto s = nn::Activation{"softmax"}(x).to_vector<double>();
+  const auto xv = x.to_vector<double>();
+  for (int r = 0; r < 3; ++r) {
+    double z = 0;
+    for (int c = 0; c < 4; ++c) z += std::exp(xv[r * 4 + c]);
+    for (int c = 0; c < 4; ++c) EXPECT_NEAR(s[r * 4 + c], std::exp(xv[r * 4 + c]) / z, 1e-15);
+  }
+  EXPECT_PARITY_ERROR(nn::Activation{"relu6"}, {"Activation", "relu6", "expected"});
+}
+
+TEST(Module, StateDictRoundTripKeepsTheSameTensors) {
+  nn::Sequential a{nn::Dense{{.units = 3}}, nn::Dense{{.units = 2}}};
+  a.build({4}, {.seed = 1});
+  nn::Sequential b{nn::Dense{{.units = 3}}, nn::Dense{{.units = 2}}};
+  b.build({4}, {.seed = 2});
+  const Tensor b_kernel = b.parameters()[0];
+  b.load_state_dict(a.state_dict());
+  EXPECT_TRUE(b.parameters()[0].is_same(b_kernel));  // loaded in place: optimizers keep their tensors
+  for (std::size_t i = 0; i < a.parameters().size(); ++i) {
+    EXPECT_TRUE(same_bits(a.parameters()[i], b.parameters()[i])) << i;
+  }
+  nn::StateDict wrong = a.state_dict();
+  wrong.erase("1.bias");
+  wrong["1.kernel"] = zeros({2, 3});
+  wrong["2.kernel"] = zeros({1});
+  EXPECT_PARITY_ERROR(b.load_state_dict(wrong), {"load_state_dict", "missing: 1.bias", "1.kernel", "[3, 2]",
+                                                 "[2, 3]", "unexpected: 2.kernel"});
+}
+
+TEST(Module, BadInputsGiveClearErrors) {
+  TestRng rng;
+  nn::Sequential model = seed_model();
+  model.build({32, 32, 3});
+  EXPECT_PARITY_ERROR(model(random_tensor(rng, {2, 32, 32, 4}, kFloat32)),
+                      {"Sequential", "(None, 32, 32, 3)", "[2, 32, 32, 4]"});
+  EXPECT_PARITY_ERROR(model(random_tensor(rng, {32, 32, 3}, kFloat32)), {"(None, 32, 32, 3)", "[32, 32, 3]"});
+  // A kernel larger than the input.
+  nn::Sequential tiny = seed_model();
+  EXPECT_PARITY_ERROR(tiny.build({5, 5, 3}), {"conv2d", "larger than", "[1, 5, 5, 3]"});
+  // Wrong rank for a conv layer, and for a dense one.
+  nn::Conv2D conv{{.filters = 2, .kernel = {3, 3}}};
+  EXPECT_PARITY_ERROR(conv.build({10, 3}), {"Conv2D", "(height, width, channels)", "(None, 10, 3)"});
+  nn::Dense dense{{.units = 2}};
+  EXPECT_PARITY_ERROR(dense.build({}), {"Dense", "(None)"});
+  EXPECT_PARITY_ERROR(nn::Conv2D({.filters = 2, .kernel = {3, 3}, .padding = "sme"}), {"padding", "sme"});
+  EXPECT_PARITY_ERROR(nn::Dense({.units = 0}), {"Dense", "units"});
+  // A module built for float32 refuses float64 input.
+  EXPECT_PARITY_ERROR(dense.build({3}); dense(random_tensor(rng, {2, 3}, kFloat64)), {"float64", "float32"});
+}
+
+TEST(Module, TrainEvalPropagatesToChildren) {
+  nn::Sequential model = seed_model();
+  model.eval();
+  EXPECT_FALSE(model.is_training());
+  EXPECT_FALSE(model[0].is_training());
+  model.train();
+  EXPECT_TRUE(model[8].is_training());
+}
+
+// ---- losses ----
+
+class Losses : public ::testing::TestWithParam<Device> {};
+
+TEST_P(Losses, MseIsKerasTwoStageMean) {
+  TestRng rng;
+  for (DType dtype : {kFloat32, kFloat64}) {
+    const Tensor p = random_tensor(rng, {6, 5}, dtype, -40, 40, GetParam());
+    const Tensor t = random_tensor(rng, {6, 5}, dtype, -40, 40, GetParam());
+    const auto pv = p.to_vector<double>(), tv = t.to_vector<double>();
+    double mse = 0, mae = 0;
+    for (int r = 0; r < 6; ++r) {
+      double row = 0, row_abs = 0;
+      for (int c = 0; c < 5; ++c) {
+        const double d = pv[r * 5 + c] - tv[r * 5 + c];
+        row += d * d;
+        row_abs += std::abs(d);
+      }
+      mse += row / 5 / 6;
+      mae += row_abs / 5 / 6;
+    }
+    const double tol = dtype == kFloat32 ? 1e-6 : 1e-14;
+    EXPECT_NEAR(nn::losses::mse(p, t).item<double>(), mse, tol * mse);
+    EXPECT_NEAR(nn::losses::mae(p, t).item<double>(), mae, tol * mae);
+    // The two-stage mean is what the ops compute, bit for bit.
+    EXPECT_TRUE(same_bits(nn::losses::mse(p, t), mean(mean(square(sub(p, t)), {-1}))));
+  }
+}
+
+TEST_P(Losses, CrossEntropiesMatchTheirFormulas) {
+  TestRng rng;
+  const Tensor x = random_tensor(rng, {4, 3}, kFloat64, -30, 30, GetParam());
+  const Tensor t = random_tensor(rng, {4, 3}, kFloat64, 0, 1, GetParam());
+  const auto xv = x.to_vector<double>(), tv = t.to_vector<double>();
+  double bce = 0, cce = 0;
+  for (int r = 0; r < 4; ++r) {
+    double m = -1e300, z = 0;
+    for (int c = 0; c < 3; ++c) m = std::max(m, xv[r * 3 + c]);
+    for (int c = 0; c < 3; ++c) z += std::exp(xv[r * 3 + c] - m);
+    for (int c = 0; c < 3; ++c) {
+      const double xi = xv[r * 3 + c], ti = tv[r * 3 + c];
+      // -log(sigmoid(x)) = softplus(-x), -log(1 - sigmoid(x)) = softplus(x), each in its stable form.
+      auto softplus = [](double z) { return std::max(z, 0.0) + std::log1p(std::exp(-std::abs(z))); };
+      bce += (ti * softplus(-xi) + (1 - ti) * softplus(xi)) / 12;
+      cce += -ti * (xi - m - std::log(z)) / 4;
+    }
+  }
+  EXPECT_NEAR(nn::losses::binary_crossentropy_with_logits(x, t).item<double>(), bce, 1e-9 * std::abs(bce));
+  EXPECT_NEAR(nn::losses::categorical_crossentropy_with_logits(x, t).item<double>(), cce, 1e-12 * std::abs(cce));
+  // Large logits stay finite (the max-subtracted forms).
+  const Tensor big = mul(x, 100);
+  EXPECT_TRUE(std::isfinite(nn::losses::binary_crossentropy_with_logits(big, t).item<double>()));
+  EXPECT_TRUE(std::isfinite(nn::losses::categorical_crossentropy_with_logits(big, t).item<double>()));
+}
+
+TEST_P(Losses, GradientsPassGradcheck) {
+  TestRng rng;
+  const Tensor p = random_tensor(rng, {3, 4}, kFloat64, -2, 2, GetParam()).requires_grad_();
+  const Tensor t = random_tensor(rng, {3, 4}, kFloat64, 0, 1, GetParam());
+  for (const char* name : {"mse", "mae", "binary_crossentropy", "categorical_crossentropy"}) {
+    const nn::Loss loss = nn::losses::by_name(name);
+    EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return loss(in[0], t); }, {p}) << name;
+  }
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return nn::softmax(in[0], 0); }, {p});
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return nn::log_softmax(in[0], -1); }, {p});
+}
+
+TEST_P(Losses, MismatchedShapesAreRefused) {
+  const Tensor p = zeros({64, 8}, {.device = GetParam()});
+  const Tensor t = zeros({64, 7}, {.device = GetParam()});
+  EXPECT_PARITY_ERROR(nn::losses::mse(p, t), {"mse", "[64, 8]", "[64, 7]"});
+  EXPECT_PARITY_ERROR(nn::losses::mae(p, zeros({64, 8}, {.dtype = kFloat64, .device = GetParam()})),
+                      {"mae", "float32", "float64"});
+  EXPECT_PARITY_ERROR(nn::losses::by_name("hinge"), {"hinge", "mse"});
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, Losses, ::testing::ValuesIn(test_devices()), device_name);
+
+}  // namespace
+}  // namespace parity::testing
+
+namespace parity::testing {
+namespace {
+TEST(Module, KerasLayerNames) {
+  EXPECT_EQ(nn::snake_case("Conv2D"), "conv2d");
+  EXPECT_EQ(nn::snake_case("MaxPooling2D"), "max_pooling2d");
+  EXPECT_EQ(nn::snake_case("AveragePooling2D"), "average_pooling2d");
+  EXPECT_EQ(nn::snake_case("ReLU"), "re_lu");
+  EXPECT_EQ(nn::snake_case("Dense"), "dense");
+}
+}  // namespace
+}  // namespace parity::testing
