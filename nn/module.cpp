@@ -187,8 +187,9 @@ void Module::train(bool training) {
 
 StateDict Module::state_dict() const {
   StateDict dict;
-  for (auto& [name, t] : named_parameters()) dict.emplace(name, t);
-  for (auto& [name, t] : named_buffers()) dict.emplace(name, t);
+  // Detached, as PyTorch's state_dict(): the same storage, outside the graph.
+  for (auto& [name, t] : named_parameters()) dict.emplace(name, t.detach());
+  for (auto& [name, t] : named_buffers()) dict.emplace(name, t.detach());
   return dict;
 }
 

@@ -96,7 +96,7 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
-  // Parameters and buffers by dotted name.
+  // Parameters and buffers by dotted name, detached (sharing their storage).
   StateDict state_dict() const;
   // Copies values into the existing tensors (dtype converted, device kept).
   // Strict: the names must match exactly; throws naming the missing,

@@ -3,6 +3,7 @@
 
 #include "nn/activation.h"
 #include "nn/conv2d.h"
+#include "nn/convert.h"
 #include "nn/dense.h"
 #include "nn/flatten.h"
 #include "nn/init.h"

@@ -21,4 +21,5 @@
 #include "autograd/autograd.h"
 #include "io/npy.h"
 #include "nn/nn.h"
+#include "train/train.h"
 #include "optim/optim.h"
