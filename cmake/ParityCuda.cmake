@@ -14,6 +14,42 @@ if(NOT PARITY_CUDA STREQUAL "OFF")
   endif()
 endif()
 
+# cuDNN 9 (convolution and pooling: cuda/conv.cpp, cuda/pool.cpp). Searched
+# beside nvcc's toolkit (/usr/local/cuda/include, lib64, lib), under CUDNN_ROOT
+# (a cuDNN tarball, or a pip wheel's site-packages/nvidia/cudnn), then in the
+# system folders. Without it the CUDA backend is not built (AUTO) or the
+# configure fails (ON).
+if(PARITY_WITH_CUDA)
+  get_filename_component(_parity_nvcc_root "${CMAKE_CUDA_COMPILER}" DIRECTORY)
+  get_filename_component(_parity_nvcc_root "${_parity_nvcc_root}" DIRECTORY)
+  set(_parity_cudnn_hints ${CUDNN_ROOT} $ENV{CUDNN_ROOT} ${_parity_nvcc_root})
+  find_path(PARITY_CUDNN_INCLUDE_DIR cudnn.h HINTS ${_parity_cudnn_hints} PATH_SUFFIXES include
+            DOC "Folder of cudnn.h (cuDNN 9)")
+  find_library(PARITY_CUDNN_LIBRARY NAMES cudnn libcudnn.so.9 NAMES_PER_DIR HINTS ${_parity_cudnn_hints}
+               PATH_SUFFIXES lib64 lib lib/x86_64-linux-gnu DOC "libcudnn.so (cuDNN 9)")
+  set(PARITY_CUDNN_VERSION "")
+  if(PARITY_CUDNN_INCLUDE_DIR AND EXISTS "${PARITY_CUDNN_INCLUDE_DIR}/cudnn_version.h")
+    file(STRINGS "${PARITY_CUDNN_INCLUDE_DIR}/cudnn_version.h" _parity_cudnn_defs
+         REGEX "^#define CUDNN_(MAJOR|MINOR|PATCHLEVEL) +[0-9]+")
+    foreach(part MAJOR MINOR PATCHLEVEL)
+      string(REGEX MATCH "CUDNN_${part} +([0-9]+)" _parity_match "${_parity_cudnn_defs}")
+      set(_parity_cudnn_${part} "${CMAKE_MATCH_1}")
+    endforeach()
+    set(PARITY_CUDNN_VERSION "${_parity_cudnn_MAJOR}.${_parity_cudnn_MINOR}.${_parity_cudnn_PATCHLEVEL}")
+  endif()
+  if(NOT PARITY_CUDNN_LIBRARY OR NOT PARITY_CUDNN_VERSION OR NOT _parity_cudnn_MAJOR EQUAL 9)
+    set(_parity_cudnn_msg "cuDNN 9 was not found (header: ${PARITY_CUDNN_INCLUDE_DIR}, library: "
+                          "${PARITY_CUDNN_LIBRARY}, version '${PARITY_CUDNN_VERSION}'): the CUDA backend needs it "
+                          "for convolution and pooling. Install it (Debian/Ubuntu: cudnn9-cuda-13 from NVIDIA's "
+                          "repository, or pip's nvidia-cudnn-cu13) and point -DCUDNN_ROOT at its prefix")
+    if(PARITY_CUDA STREQUAL "ON")
+      message(FATAL_ERROR ${_parity_cudnn_msg})
+    endif()
+    message(WARNING ${_parity_cudnn_msg} "; building without the CUDA backend")
+    set(PARITY_WITH_CUDA OFF)
+  endif()
+endif()
+
 set(PARITY_CUDA_SOURCES "")
 if(PARITY_WITH_CUDA)
   # sm_90 (H100/H200) unless the user chose; a user's CMAKE_CUDA_ARCHITECTURES always wins.
@@ -35,15 +71,22 @@ if(PARITY_WITH_CUDA)
   list(FILTER PARITY_CUDA_SOURCES EXCLUDE REGEX "no_cuda\\.cpp$")
 
   # What the build needs at run time from the machine: the CUDA runtime is
-  # linked statically (only the driver's libcuda is needed), cuBLAS is shared.
-  set(PARITY_CUDA_RUNTIME_LIBS "libcublas.so.${CUDAToolkit_VERSION_MAJOR};libcublasLt.so.${CUDAToolkit_VERSION_MAJOR}"
+  # linked statically (only the driver's libcuda is needed), cuBLAS and cuDNN
+  # are shared. libcudnn.so.9 is a small loader: it dlopens its sub-libraries
+  # (libcudnn_graph, _ops, _cnn, _heuristic, _engines_precompiled,
+  # _engines_runtime_compiled; _engines_tensor_ir in newer 9.x) from its own
+  # folder, about 0.5 GiB in all, too large for the GPU bundle: the machine
+  # must have them (tools/gpu-check.sh looks, docs/GPU.md).
+  set(PARITY_CUDA_RUNTIME_LIBS
+      "libcublas.so.${CUDAToolkit_VERSION_MAJOR};libcublasLt.so.${CUDAToolkit_VERSION_MAJOR};libcudnn.so.${_parity_cudnn_MAJOR}"
       CACHE INTERNAL "Shared CUDA libraries Parity's CUDA backend loads at run time")
   file(WRITE ${CMAKE_BINARY_DIR}/parity_cuda_runtime.txt
        "CUDA toolkit ${CUDAToolkit_VERSION} (nvcc ${CMAKE_CUDA_COMPILER_VERSION}), architectures ${CMAKE_CUDA_ARCHITECTURES}\n"
+       "cuDNN ${PARITY_CUDNN_VERSION} (${PARITY_CUDNN_LIBRARY}); at run time any cuDNN 9.x (only API present since 9.0 is used) with its sub-libraries\n"
        "CUDA runtime: static (cudart_static); needs the driver (libcuda.so.1)\n"
        "shared libraries needed at run time: ${PARITY_CUDA_RUNTIME_LIBS}\n")
-  message(STATUS "Parity CUDA: toolkit ${CUDAToolkit_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES}, "
-                 "needs at run time: ${PARITY_CUDA_RUNTIME_LIBS}")
+  message(STATUS "Parity CUDA: toolkit ${CUDAToolkit_VERSION}, cuDNN ${PARITY_CUDNN_VERSION}, architectures "
+                 "${CMAKE_CUDA_ARCHITECTURES}, needs at run time: ${PARITY_CUDA_RUNTIME_LIBS}")
 endif()
 
 function(parity_configure_cuda_target target)
@@ -51,11 +94,12 @@ function(parity_configure_cuda_target target)
   # binary carries the kernels (static library), keep them small. Warning 186
   # ("pointless comparison of unsigned integer with zero") fires on the shared
   # functors' generic `x < T(0)` instantiated for uint8. Static CUDA runtime;
-  # cuBLAS shared.
+  # cuBLAS and cuDNN shared (cuDNN by its path: it has no CUDA:: target).
   target_compile_options(${target} PRIVATE
     $<$<COMPILE_LANGUAGE:CUDA>:--fmad=false --expt-relaxed-constexpr -Xcompiler=-fopenmp,-ffp-contract=off
                                --compress-mode=size --diag-suppress=186>)
-  target_link_libraries(${target} PUBLIC CUDA::cudart_static PRIVATE CUDA::cublas)
+  target_link_libraries(${target} PUBLIC CUDA::cudart_static PRIVATE CUDA::cublas ${PARITY_CUDNN_LIBRARY})
+  target_include_directories(${target} PRIVATE ${PARITY_CUDNN_INCLUDE_DIR})
   set_target_properties(${target} PROPERTIES CUDA_SEPARABLE_COMPILATION OFF CUDA_RUNTIME_LIBRARY Static)
 endfunction()
 

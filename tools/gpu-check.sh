@@ -12,8 +12,9 @@
 #
 # BUNDLE_DIR (default: build-cuda/gpu-bundle next to this script's repository,
 # or $PARITY_BUNDLE) holds parity-gpu-bundle.tar.xz, or an unpacked bundle.
-# The CUDA libraries the binaries load (cuBLAS; cuDNN later) are found on the
-# machine: the CUDA toolkit's folders, then Python's nvidia-* packages.
+# The CUDA libraries the binaries load (cuBLAS, cuDNN 9 with its sub-libraries)
+# are found on the machine: the CUDA toolkit's folders, the system's, then
+# Python's nvidia-* packages (PyTorch's nvidia-cudnn-cu13), then a bounded find.
 # Time: about 3-5 minutes on an H100 (see docs/GPU.md); every binary runs under
 # a timeout so the whole check ends inside the device tool's 10-minute limit.
 set -uo pipefail
@@ -52,32 +53,50 @@ fi
 log "bundle unpacked in $bin"
 
 # ---- the machine's CUDA libraries ----
-find_lib_dir() {  # first folder holding $1
-  local name=$1 d
+# find_lib_dir NAME [COMPANION...]: the first folder holding NAME and every
+# COMPANION. cuDNN 9's libcudnn.so.9 is a small loader that dlopens its
+# sub-libraries from its own folder, so a folder counts for it only when they
+# are there too (a toolkit folder may hold a lone libcudnn).
+has_all() {  # folder name companion...
+  local dir=$1 f
+  shift
+  for f in "$@"; do [[ -e $dir/$f ]] || return 1; done
+  return 0
+}
+find_lib_dir() {
+  local name=$1 d py
   local candidates=("${CUDA_HOME:-/nonexistent}/lib64" /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib)
-  for d in /usr/local/cuda-*/lib64 /usr/local/cuda-*/targets/x86_64-linux/lib; do candidates+=("$d"); done
+  for d in /usr/local/cuda-*/lib64 /usr/local/cuda-*/lib /usr/local/cuda-*/targets/x86_64-linux/lib; do candidates+=("$d"); done
   candidates+=(/usr/lib/x86_64-linux-gnu /usr/lib64 /usr/local/lib)
   for d in "${candidates[@]}"; do
-    [[ -e $d/$name ]] && { echo "$d"; return 0; }
+    has_all "$d" "$@" && { echo "$d"; return 0; }
   done
-  # Python's nvidia-* wheels (PyTorch's CUDA libraries).
-  local py
+  # Python's nvidia-* wheels (PyTorch's CUDA libraries: nvidia/cublas/lib, nvidia/cudnn/lib, ...).
   for py in python3 /opt/torch/.venv/bin/python3; do
     command -v "$py" >/dev/null 2>&1 || continue
-    d=$("$py" - "$name" 2>/dev/null <<'EOF'
+    while read -r d; do
+      [[ -n $d ]] && has_all "$d" "$@" && { echo "$d"; return 0; }
+    done < <("$py" - "$name" 2>/dev/null <<'EOF'
 import glob, os, site, sys
 roots = site.getsitepackages() + [site.getusersitepackages()]
 for r in roots:
     for hit in glob.glob(os.path.join(r, "nvidia", "**", sys.argv[1]), recursive=True):
-        print(os.path.dirname(hit)); sys.exit(0)
+        print(os.path.dirname(hit))
 EOF
 )
-    [[ -n $d ]] && { echo "$d"; return 0; }
   done
-  d=$(timeout 30 find / -xdev \( -path /proc -o -path /sys \) -prune -o -name "$name" -print 2>/dev/null | head -1)
-  [[ -n $d ]] && { dirname "$d"; return 0; }
+  while read -r d; do
+    [[ -n $d ]] && has_all "$(dirname "$d")" "$@" && { dirname "$d"; return 0; }
+  done < <(timeout 30 find / -xdev \( -path /proc -o -path /sys \) -prune -o -name "$name" -print 2>/dev/null | head -20)
   return 1
 }
+
+# What cuDNN 9 loads from libcudnn.so.9's folder for convolution and pooling
+# (cuda/conv.cpp, cuda/pool.cpp; docs/GPU.md). libcudnn_engines_runtime_compiled
+# (which needs NVRTC) and, in newer 9.x, libcudnn_engines_tensor_ir are loaded
+# too when present.
+cudnn_parts=(libcudnn_graph.so.9 libcudnn_ops.so.9 libcudnn_cnn.so.9 libcudnn_heuristic.so.9
+             libcudnn_engines_precompiled.so.9)
 
 libpath="$bin/lib"
 {
@@ -85,10 +104,20 @@ libpath="$bin/lib"
   echo "host: $(uname -n) $(uname -r)"
   nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv 2>&1 || echo "nvidia-smi failed"
   command -v nvcc >/dev/null && nvcc --version | tail -1
-  for lib in libcublas.so.13 libcublasLt.so.13 libcudnn.so.9; do
-    if d=$(find_lib_dir "$lib"); then
+  for lib in libcublas.so.13 libcublasLt.so.13 libcudnn.so.9 libnvrtc.so.13; do
+    companions=()
+    [[ $lib == libcudnn.so.9 ]] && companions=("${cudnn_parts[@]}")
+    if d=$(find_lib_dir "$lib" "$lib" "${companions[@]}"); then
       echo "$lib: $d"
       case ":$libpath:" in *":$d:"*) ;; *) libpath="$libpath:$d" ;; esac
+      if [[ $lib == libcudnn.so.9 ]]; then
+        echo "  cuDNN parts there: $(cd "$d" && ls libcudnn_*.so.9 2>/dev/null | tr '\n' ' ')"
+        echo "  cuDNN version: $(python3 -c 'import ctypes, sys; v = ctypes.CDLL(sys.argv[1]).cudnnGetVersion(); print(f"{v // 10000}.{v % 10000 // 100}.{v % 100}")' "$d/$lib" 2>&1)"
+      fi
+    elif [[ $lib == libnvrtc.so.13 ]]; then
+      echo "$lib: not found (optional: cuDNN's runtime-compiled engines need it)"
+    elif [[ $lib == libcudnn.so.9 ]]; then
+      echo "$lib: NOT FOUND together with ${cudnn_parts[*]}: every binary needs it to load"
     else
       echo "$lib: NOT FOUND"
     fi
@@ -168,9 +197,14 @@ run_bench() {  # name timeout args...
 if [[ -x $bin/bench_cuda ]]; then
   run_bench bench_cuda 200 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 fi
+# The seed model's layers through cuDNN at full size (fixed iteration counts;
+# about a minute, most of it the CPU checks and cudnnFind in fast mode).
+if [[ -x $bin/bench_conv_cuda ]]; then
+  run_bench bench_conv_cuda 180
+fi
 for b in "$bin"/bench_*; do
   name=$(basename "$b")
-  [[ -x $b && $name != bench_cuda ]] || continue
+  [[ -x $b && $name != bench_cuda && $name != bench_conv_cuda ]] || continue
   # The CPU suites, briefly: they are measured on the development machines.
   run_bench "$name" 120 --benchmark_min_time=0.05
 done
