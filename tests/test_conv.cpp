@@ -1,0 +1,477 @@
+// conv2d and its gradient ops against a naive reference written here: stride,
+// dilation, asymmetric explicit padding, TensorFlow's "same" (even kernels,
+// stride 2), 1x1 kernels, both image layouts, both kernel layouts, both
+// modes, with and without bias, batch 1 and 3, float32 and float64; gradcheck
+// of every option combination; the mode/flip and layout/permute identities;
+// a case large enough for the CPU's im2col to run in several chunks;
+// determinism; and the error messages.
+//
+// The reference works in one logical order (NCHW images, OIHW kernels,
+// cross-correlation) in long double; the tensors under test get the same values
+// permuted to their layouts, and Convolution mode is checked against the
+// reference run with the kernel flipped. Inputs are float32 values, so the same
+// reference serves both dtypes.
+//
+// Tolerance: any order of summing m products errs by at most about
+// m eps sum|products| (gamma_m, doubled for room; as tests/test_ops_matmul.cpp).
+// m counts every term of the element's sum (forward: c*kh*kw products plus the
+// bias; dx: cout*kh*kw; dw and dbias: n*oh*ow). Far below the error of any
+// wrong index, flip or pad, which is of the order of sum|products| itself.
+#include <autograd/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "reference.h"
+#include "test_devices.h"
+
+namespace parity::testing {
+namespace {
+
+using i64 = std::int64_t;
+using Inputs = std::vector<Tensor>;
+
+class Conv : public ::testing::TestWithParam<Device> {};
+INSTANTIATE_TEST_SUITE_P(Devices, Conv, ::testing::ValuesIn(test_devices()), device_name);
+
+// ---- the test's own geometry (TensorFlow's rule for "same") ----
+
+struct Geo {
+  i64 n, c, h, w, co, kh, kw, sh, sw, dh, dw, pt = 0, pb = 0, pl = 0, pr = 0, oh = 0, ow = 0;
+};
+
+void resolve_axis(i64 in, i64 k, i64 s, i64 d, const Padding& pad, i64 before, i64 after, i64& pb, i64& pa,
+                  i64& out) {
+  const i64 extent = (k - 1) * d + 1;
+  if (pad.kind == Padding::Kind::Same) {
+    out = (in + s - 1) / s;
+    const i64 total = std::max<i64>((out - 1) * s + extent - in, 0);
+    pb = total / 2;
+    pa = total - pb;
+    return;
+  }
+  pb = pad.kind == Padding::Kind::Explicit ? before : 0;
+  pa = pad.kind == Padding::Kind::Explicit ? after : 0;
+  out = (in + pb + pa - extent) / s + 1;
+}
+
+Geo make_geo(i64 n, i64 c, i64 h, i64 w, i64 co, i64 kh, i64 kw, const Conv2dOptions& o) {
+  Geo g{n, c, h, w, co, kh, kw, o.stride[0], o.stride[1], o.dilation[0], o.dilation[1]};
+  resolve_axis(h, kh, g.sh, g.dh, o.padding, o.padding.top, o.padding.bottom, g.pt, g.pb, g.oh);
+  resolve_axis(w, kw, g.sw, g.dw, o.padding, o.padding.left, o.padding.right, g.pl, g.pr, g.ow);
+  return g;
+}
+
+// ---- layout conversions of logical refs (x, y: NCHW; kernel: OIHW) ----
+
+Ref image_to(const Ref& nchw, Layout layout) {
+  return layout == Layout::NCHW ? nchw : ref_permute(nchw, {0, 2, 3, 1});
+}
+Ref kernel_to(const Ref& oihw, KernelLayout kl) {
+  return kl == KernelLayout::OIHW ? oihw : ref_permute(oihw, {2, 3, 1, 0});
+}
+// The kernel flipped in both spatial dims.
+Ref flip(const Ref& oihw) {
+  Ref out = oihw;
+  const i64 kh = oihw.shape[2], kw = oihw.shape[3];
+  for (i64 i = 0; i < oihw.numel(); ++i) {
+    const i64 q = i % kw, p = (i / kw) % kh, base = i - p * kw - q;
+    out.v[i] = oihw.v[base + (kh - 1 - p) * kw + (kw - 1 - q)];
+  }
+  return out;
+}
+Ref with_dtype(Ref r, DType dtype) {
+  r.dtype = dtype;
+  return r;
+}
+
+// ---- the reference (cross-correlation, logical order, long double) ----
+
+struct RefConv {
+  Ref y, y_abs;                            // forward
+  Ref dx, dx_abs, dw, dw_abs, db, db_abs;  // adjoints for a given dy
+};
+
+// y = xcorr(x, w) + bias; with dy, also dx, dw, db. abs: sum of |terms| per element.
+RefConv ref_conv(const Geo& g, const Ref& x, const Ref& w, const Ref* bias, const Ref* dy) {
+  const Shape ys{g.n, g.co, g.oh, g.ow}, xs{g.n, g.c, g.h, g.w}, ws{g.co, g.c, g.kh, g.kw};
+  auto zero = [](const Shape& s) { return Ref{s, kFloat64, std::vector<double>(ref_numel(s), 0.0)}; };
+  RefConv r{zero(ys), zero(ys), zero(xs), zero(xs), zero(ws), zero(ws), zero({g.co}), zero({g.co})};
+  std::vector<long double> y(ref_numel(ys)), dx(ref_numel(xs)), dw(ref_numel(ws)), db(g.co);
+  for (i64 n = 0; n < g.n; ++n)
+    for (i64 o = 0; o < g.co; ++o)
+      for (i64 i = 0; i < g.oh; ++i)
+        for (i64 j = 0; j < g.ow; ++j) {
+          const i64 yi = ((n * g.co + o) * g.oh + i) * g.ow + j;
+          long double acc = bias ? bias->v[o] : 0.0L, abs = bias ? std::abs(bias->v[o]) : 0.0L;
+          const long double gy = dy ? dy->v[yi] : 0.0L;
+          if (dy) {
+            db[o] += gy;
+            r.db_abs.v[o] += std::abs(static_cast<double>(gy));
+          }
+          for (i64 c = 0; c < g.c; ++c)
+            for (i64 p = 0; p < g.kh; ++p)
+              for (i64 q = 0; q < g.kw; ++q) {
+                const i64 ih = i * g.sh + p * g.dh - g.pt, iw = j * g.sw + q * g.dw - g.pl;
+                if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+                const i64 xi = ((n * g.c + c) * g.h + ih) * g.w + iw,
+                          wi = ((o * g.c + c) * g.kh + p) * g.kw + q;
+                const long double prod = static_cast<long double>(x.v[xi]) * w.v[wi];
+                acc += prod;
+                abs += std::abs(prod);
+                if (dy) {
+                  dx[xi] += gy * w.v[wi];
+                  r.dx_abs.v[xi] += static_cast<double>(std::abs(gy * w.v[wi]));
+                  dw[wi] += gy * x.v[xi];
+                  r.dw_abs.v[wi] += static_cast<double>(std::abs(gy * x.v[xi]));
+                }
+              }
+          y[yi] = acc;
+          r.y_abs.v[yi] = static_cast<double>(abs);
+        }
+  for (std::size_t i = 0; i < y.size(); ++i) r.y.v[i] = static_cast<double>(y[i]);
+  for (std::size_t i = 0; i < dx.size(); ++i) r.dx.v[i] = static_cast<double>(dx[i]);
+  for (std::size_t i = 0; i < dw.size(); ++i) r.dw.v[i] = static_cast<double>(dw[i]);
+  for (std::size_t i = 0; i < db.size(); ++i) r.db.v[i] = static_cast<double>(db[i]);
+  return r;
+}
+
+Tolerance bound(const Ref& abs, i64 terms, DType dtype) {
+  const double eps = dtype == kFloat32 ? 0x1p-23 : 0x1p-52;
+  Tolerance tol;
+  for (double a : abs.v) tol.abs.push_back(static_cast<double>(terms) * eps * a + 1e-300);
+  return tol;
+}
+
+// ---- the cases ----
+
+struct Case {
+  std::string name;
+  i64 n, c, h, w, co, kh, kw;
+  Conv2dOptions opts;  // layout, kernel_layout and mode are set by the loops
+};
+
+std::vector<Case> cases() {
+  return {
+      {"3x3 valid", 1, 3, 7, 6, 4, 3, 3, {}},
+      {"stride 2", 3, 2, 9, 8, 5, 3, 2, {.stride = {2, 2}}},
+      {"dilation 2", 1, 3, 9, 10, 2, 3, 3, {.dilation = {2, 2}}},
+      {"asymmetric explicit padding, stride (1, 2)",
+       3,
+       2,
+       6,
+       7,
+       3,
+       3,
+       3,
+       {.stride = {1, 2}, .padding = Padding::explicit_pads(1, 2, 0, 3)}},
+      {"same, even kernel 4x2, stride 2",
+       3,
+       2,
+       7,
+       9,
+       3,
+       4,
+       2,
+       {.stride = {2, 2}, .padding = Padding::same()}},
+      {"same, 3x3, stride 1", 1, 3, 5, 6, 2, 3, 3, {.padding = Padding::same()}},
+      {"1x1", 3, 5, 4, 3, 3, 1, 1, {}},
+      {"1x1, stride 2, padded", 1, 4, 5, 5, 2, 1, 1, {.stride = {2, 2}, .padding = Padding::symmetric(1, 1)}},
+      {"stride, dilation and padding",
+       3,
+       2,
+       11,
+       9,
+       2,
+       2,
+       3,
+       {.stride = {2, 1}, .padding = Padding::explicit_pads(2, 0, 1, 2), .dilation = {2, 3}}},
+  };
+}
+
+const std::vector<Layout> kLayouts{Layout::NHWC, Layout::NCHW};
+const std::vector<KernelLayout> kKernelLayouts{KernelLayout::HWIO, KernelLayout::OIHW};
+const std::vector<ConvMode> kModes{ConvMode::CrossCorrelation, ConvMode::Convolution};
+
+std::string describe(const Case& k, Layout l, KernelLayout kl, ConvMode m) {
+  std::ostringstream s;
+  s << k.name << ", " << l << ", " << kl << ", " << m;
+  return s.str();
+}
+
+// Logical (NCHW / OIHW) random operands of one case, float32 values.
+struct Operands {
+  Ref x, w, b, dy;
+};
+Operands random_operands(TestRng& rng, const Geo& g) {
+  return {random_ref(rng, {g.n, g.c, g.h, g.w}, kFloat32, -1, 1),
+          random_ref(rng, {g.co, g.c, g.kh, g.kw}, kFloat32, -1, 1), random_ref(rng, {g.co}, kFloat32, -1, 1),
+          random_ref(rng, {g.n, g.co, g.oh, g.ow}, kFloat32, -1, 1)};
+}
+
+// Checks forward and all three gradient ops of one configuration against the
+// reference: `want` with bias and adjoints, `want_no_bias` the forward without
+// bias (used when !with_bias). The reference's kernel is `ops.w`; in
+// Convolution mode the user passes it flipped, and gets dw flipped back.
+void check_configuration(const Geo& g, const Operands& ops, const RefConv& want, const RefConv* want_no_bias,
+                         const Conv2dOptions& opts, DType dtype, Device device, bool with_bias) {
+  const Layout l = opts.layout;
+  const bool flipped = opts.mode == ConvMode::Convolution;
+  const Tensor x = to_tensor(with_dtype(image_to(ops.x, l), dtype), device);
+  const Tensor w =
+      to_tensor(with_dtype(kernel_to(flipped ? flip(ops.w) : ops.w, opts.kernel_layout), dtype), device);
+  const Tensor b = with_bias ? to_tensor(with_dtype(ops.b, dtype), device) : Tensor();
+  const Tensor dy = to_tensor(with_dtype(image_to(ops.dy, l), dtype), device);
+
+  const RefConv& fwd = with_bias ? want : *want_no_bias;
+  EXPECT_TRUE(matches(conv2d(x, w, b, opts), with_dtype(image_to(fwd.y, l), dtype),
+                      bound(image_to(fwd.y_abs, l), g.c * g.kh * g.kw + 1, dtype)))
+      << "forward";
+  EXPECT_TRUE(matches(conv2d_backward_input(dy, w, x.shape(), opts), with_dtype(image_to(want.dx, l), dtype),
+                      bound(image_to(want.dx_abs, l), g.co * g.kh * g.kw, dtype)))
+      << "backward input";
+  const Ref dw = kernel_to(flipped ? flip(want.dw) : want.dw, opts.kernel_layout);
+  const Ref dw_abs = kernel_to(flipped ? flip(want.dw_abs) : want.dw_abs, opts.kernel_layout);
+  EXPECT_TRUE(matches(conv2d_backward_weight(x, dy, w.shape(), opts), with_dtype(dw, dtype),
+                      bound(dw_abs, g.n * g.oh * g.ow, dtype)))
+      << "backward weight";
+  EXPECT_TRUE(matches(conv2d_backward_bias(dy, l), with_dtype(want.db, dtype),
+                      bound(want.db_abs, g.n * g.oh * g.ow, dtype)))
+      << "backward bias";
+}
+
+TEST_P(Conv, MatchesReference) {
+  TestRng rng;
+  const Device device = GetParam();
+  for (const Case& k : cases()) {
+    const Geo g = make_geo(k.n, k.c, k.h, k.w, k.co, k.kh, k.kw, k.opts);
+    const Operands ops = random_operands(rng, g);
+    const RefConv want = ref_conv(g, ops.x, ops.w, &ops.b, &ops.dy);
+    const RefConv want_no_bias = ref_conv(g, ops.x, ops.w, nullptr, nullptr);
+    for (Layout l : kLayouts)
+      for (KernelLayout kl : kKernelLayouts)
+        for (ConvMode m : kModes)
+          for (DType dtype : float_dtypes())
+            for (bool with_bias : {true, false}) {
+              SCOPED_TRACE(describe(k, l, kl, m) + ", " + std::string(name(dtype)) +
+                           (with_bias ? ", bias" : ""));
+              Conv2dOptions o = k.opts;
+              o.layout = l;
+              o.kernel_layout = kl;
+              o.mode = m;
+              EXPECT_EQ(conv2d_output_shape(image_to(ops.x, l).shape, kernel_to(ops.w, kl).shape, o),
+                        image_to(want.y, l).shape);
+              check_configuration(g, ops, want, &want_no_bias, o, dtype, device, with_bias);
+            }
+  }
+}
+
+// The gradients autograd computes, against finite differences, for every option combination.
+TEST_P(Conv, Gradcheck) {
+  TestRng rng;
+  const Device device = GetParam();
+  for (const Case& k : cases()) {
+    // Smaller operands than the reference test: gradcheck costs two forwards per input element.
+    const i64 n = std::min<i64>(k.n, 2), c = std::min<i64>(k.c, 2), co = std::min<i64>(k.co, 2);
+    for (Layout l : kLayouts)
+      for (KernelLayout kl : kKernelLayouts)
+        for (ConvMode m : kModes) {
+          SCOPED_TRACE(describe(k, l, kl, m));
+          Conv2dOptions o = k.opts;
+          o.layout = l;
+          o.kernel_layout = kl;
+          o.mode = m;
+          const Shape xs = l == Layout::NHWC ? Shape{n, k.h, k.w, c} : Shape{n, c, k.h, k.w};
+          const Shape ws = kl == KernelLayout::HWIO ? Shape{k.kh, k.kw, c, co} : Shape{co, c, k.kh, k.kw};
+          auto input = [&](const Shape& s) { return to_tensor(random_ref(rng, s, kFloat64, -1, 1), device); };
+          EXPECT_GRADCHECK(
+              [o](const Inputs& in) { return conv2d(in[0], in[1], in[2], o); },
+              {input(xs).requires_grad_(), input(ws).requires_grad_(), input({co}).requires_grad_()});
+        }
+  }
+}
+
+// Through autograd, the gradients are exactly what the gradient ops return.
+TEST_P(Conv, AutogradUsesTheGradientOps) {
+  TestRng rng;
+  const Device device = GetParam();
+  const Conv2dOptions o{.stride = {2, 1},
+                        .padding = Padding::same(),
+                        .layout = Layout::NCHW,
+                        .kernel_layout = KernelLayout::HWIO,
+                        .mode = ConvMode::Convolution};
+  const Tensor x = to_tensor(random_ref(rng, {2, 3, 8, 7}, kFloat32, -1, 1), device).requires_grad_();
+  const Tensor w = to_tensor(random_ref(rng, {3, 2, 3, 4}, kFloat32, -1, 1), device).requires_grad_();
+  const Tensor b = to_tensor(random_ref(rng, {4}, kFloat32, -1, 1), device).requires_grad_();
+  const Tensor y = conv2d(x, w, b, o);
+  const Tensor dy = to_tensor(random_ref(rng, y.shape(), kFloat32, -1, 1), device);
+  y.backward(dy);
+  EXPECT_TRUE(same_bits(x.grad(), conv2d_backward_input(dy, w.detach(), x.shape(), o)));
+  EXPECT_TRUE(same_bits(w.grad(), conv2d_backward_weight(x.detach(), dy, w.shape(), o)));
+  EXPECT_TRUE(same_bits(b.grad(), conv2d_backward_bias(dy, o.layout)));
+}
+
+// Theano's convolution with kernel k computes TensorFlow's cross-correlation with k flipped.
+TEST_P(Conv, ConvolutionIsCrossCorrelationWithFlippedKernel) {
+  TestRng rng;
+  const Device device = GetParam();
+  for (Layout l : kLayouts)
+    for (KernelLayout kl : kKernelLayouts)
+      for (DType dtype : float_dtypes()) {
+        SCOPED_TRACE(std::string(name(l)) + ", " + std::string(name(kl)) + ", " + std::string(name(dtype)));
+        const Ref x = random_ref(rng, {2, 3, 9, 8}, dtype, -1, 1),
+                  k = random_ref(rng, {4, 3, 3, 2}, dtype, -1, 1);
+        const Tensor tx = to_tensor(image_to(x, l), device);
+        Conv2dOptions conv{.stride = {2, 1},
+                           .padding = Padding::same(),
+                           .layout = l,
+                           .kernel_layout = kl,
+                           .mode = ConvMode::Convolution};
+        Conv2dOptions xcorr = conv;
+        xcorr.mode = ConvMode::CrossCorrelation;
+        const Tensor a = conv2d(tx, to_tensor(kernel_to(k, kl), device), Tensor(), conv);
+        const Tensor b = conv2d(tx, to_tensor(kernel_to(flip(k), kl), device), Tensor(), xcorr);
+        // The same canonical kernel reaches the same GEMM on the CPU: bit for bit.
+        if (device.is_cpu()) EXPECT_TRUE(same_bits(a, b));
+        const Geo g = make_geo(2, 3, 9, 8, 4, 3, 2, conv);
+        const RefConv want = ref_conv(g, x, flip(k), nullptr, nullptr);
+        EXPECT_TRUE(matches(a, with_dtype(image_to(want.y, l), dtype),
+                            bound(image_to(want.y_abs, l), 3 * 3 * 2, dtype)));
+        EXPECT_TRUE(matches(b, with_dtype(image_to(want.y, l), dtype),
+                            bound(image_to(want.y_abs, l), 3 * 3 * 2, dtype)));
+      }
+}
+
+// The same convolution in NHWC and NCHW gives the same values, permuted.
+TEST_P(Conv, LayoutsAgree) {
+  TestRng rng;
+  const Device device = GetParam();
+  for (DType dtype : float_dtypes()) {
+    SCOPED_TRACE(std::string(name(dtype)));
+    const Ref x = random_ref(rng, {3, 5, 10, 9}, dtype, -1, 1),
+              k = random_ref(rng, {6, 5, 3, 3}, dtype, -1, 1);
+    const Ref b = random_ref(rng, {6}, dtype, -1, 1);
+    Conv2dOptions o{.stride = {2, 2}, .padding = Padding::explicit_pads(1, 0, 2, 1), .dilation = {1, 2}};
+    o.layout = Layout::NCHW;
+    const Tensor y_nchw = conv2d(to_tensor(x, device), to_tensor(kernel_to(k, o.kernel_layout), device),
+                                 to_tensor(b, device), o);
+    o.layout = Layout::NHWC;
+    const Tensor y_nhwc = conv2d(to_tensor(image_to(x, Layout::NHWC), device),
+                                 to_tensor(kernel_to(k, o.kernel_layout), device), to_tensor(b, device), o);
+    const Geo g = make_geo(3, 5, 10, 9, 6, 3, 3, o);
+    const RefConv want = ref_conv(g, x, k, &b, nullptr);
+    // Two roundings of the same sum: twice the reference tolerance apart at most.
+    EXPECT_TRUE(matches(y_nhwc, image_to(to_ref(y_nchw), Layout::NHWC),
+                        bound(image_to(want.y_abs, Layout::NHWC), 2 * (5 * 3 * 3 + 1), dtype)));
+  }
+}
+
+// Operands large enough that the CPU's im2col buffer (32 MiB of columns) is
+// filled several times per call: chunk boundaries fall mid-image and mid-row.
+TEST_P(Conv, ChunkedColumnsMatchReference) {
+  TestRng rng;
+  const Device device = GetParam();
+  struct Big {
+    std::string name;
+    i64 n, c, h, w, co, kh, kw;
+    Conv2dOptions opts;
+  };
+  // float32: 7281 output pixels per chunk in the first case, 29127 in the second.
+  const std::vector<Big> bigs = {
+      {"128 channels, 90x90, same 3x3", 2, 128, 90, 90, 3, 3, 3, {.padding = Padding::same()}},
+      {"32 channels, stride 2, dilation 2, asymmetric padding",
+       4,
+       32,
+       181,
+       170,
+       2,
+       3,
+       3,
+       {.stride = {2, 2}, .padding = Padding::explicit_pads(2, 1, 0, 3), .dilation = {2, 2}}},
+  };
+  for (const Big& k : bigs) {
+    const Geo g = make_geo(k.n, k.c, k.h, k.w, k.co, k.kh, k.kw, k.opts);
+    const Operands ops = random_operands(rng, g);
+    const RefConv want = ref_conv(g, ops.x, ops.w, &ops.b, &ops.dy);
+    for (Layout l : kLayouts) {
+      if (k.opts.stride[0] > 1 && l == Layout::NCHW)
+        continue;  // chunks only split NCHW images of > 7281 pixels
+      for (DType dtype : float_dtypes()) {
+        SCOPED_TRACE(k.name + ", " + std::string(name(l)) + ", " + std::string(name(dtype)));
+        Conv2dOptions o = k.opts;
+        o.layout = l;
+        o.kernel_layout = l == Layout::NHWC ? KernelLayout::HWIO : KernelLayout::OIHW;
+        check_configuration(g, ops, want, nullptr, o, dtype, device, true);
+      }
+    }
+  }
+}
+
+// Same inputs, same bits: run twice, and with one OpenMP thread and with all of
+// them (OpenBLAS's thread count is left alone: its GEMM bits depend on it, cpu/conv.cpp).
+TEST_P(Conv, Deterministic) {
+  TestRng rng;
+  const Device device = GetParam();
+  for (Layout l : kLayouts) {
+    SCOPED_TRACE(std::string(name(l)));
+    const Conv2dOptions o{
+        .stride = {1, 2}, .padding = Padding::same(), .layout = l, .kernel_layout = KernelLayout::HWIO};
+    const Shape xs = l == Layout::NHWC ? Shape{2, 90, 90, 128} : Shape{2, 128, 90, 90};
+    const Tensor x = to_tensor(random_ref(rng, xs, kFloat32, -1, 1), device);
+    const Tensor w = to_tensor(random_ref(rng, {3, 3, 128, 8}, kFloat32, -1, 1), device);
+    const Tensor b = to_tensor(random_ref(rng, {8}, kFloat32, -1, 1), device);
+    const Tensor dy =
+        to_tensor(random_ref(rng, conv2d_output_shape(xs, w.shape(), o), kFloat32, -1, 1), device);
+    auto run = [&] {
+      return std::vector<Tensor>{conv2d(x, w, b, o), conv2d_backward_input(dy, w, xs, o),
+                                 conv2d_backward_weight(x, dy, w.shape(), o), conv2d_backward_bias(dy, l)};
+    };
+    const std::vector<Tensor> first = run(), second = run();
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const std::vector<Tensor> single = run();
+    omp_set_num_threads(threads);
+    for (std::size_t i = 0; i < first.size(); ++i) {
+      EXPECT_TRUE(same_bits(first[i], second[i])) << "output " << i;
+      EXPECT_TRUE(same_bits(first[i], single[i])) << "output " << i << " with one thread";
+    }
+  }
+}
+
+TEST_P(Conv, Errors) {
+  const Device device = GetParam();
+  const TensorOptions f32{.dtype = kFloat32, .device = device};
+  const Tensor x = ones({1, 5, 5, 3}, f32), w = ones({3, 3, 3, 2}, f32);
+  EXPECT_PARITY_ERROR(conv2d(ones({5, 5, 3}, f32), w), {"conv2d", "4-D input", "[5, 5, 3]"});
+  EXPECT_PARITY_ERROR(conv2d(x, ones({3, 3, 3}, f32)), {"conv2d", "4-D weight", "[3, 3, 3]"});
+  EXPECT_PARITY_ERROR(conv2d(x, ones({3, 3, 4, 2}, f32)),
+                      {"conv2d", "3 channels", "[1, 5, 5, 3]", "[3, 3, 4, 2]"});
+  EXPECT_PARITY_ERROR(conv2d(x, ones({2, 4, 3, 3}, f32), Tensor(), {.kernel_layout = KernelLayout::OIHW}),
+                      {"conv2d", "3 channels", "[2, 4, 3, 3]", "OIHW"});
+  EXPECT_PARITY_ERROR(conv2d(x, ones({6, 6, 3, 2}, f32)), {"conv2d", "larger than", "[1, 5, 5, 3]"});
+  EXPECT_PARITY_ERROR(conv2d(x, w, Tensor(), {.padding = Padding::parse("sme")}), {"sme", "valid", "same"});
+  EXPECT_PARITY_ERROR(conv2d(x, w, Tensor(), {.stride = {0, 1}}), {"conv2d", "stride", "(0, 1)"});
+  EXPECT_PARITY_ERROR(conv2d(x, w, Tensor(), {.dilation = {1, 0}}), {"conv2d", "dilation", "(1, 0)"});
+  EXPECT_PARITY_ERROR(conv2d(x, w, Tensor(), {.padding = Padding::explicit_pads(-1, 0, 0, 0)}),
+                      {"conv2d", "negative", "explicit(-1, 0, 0, 0)"});
+  EXPECT_PARITY_ERROR(conv2d(x, ones({3, 3, 3, 2}, {.dtype = kFloat64, .device = device})),
+                      {"conv2d", "float32", "float64", "[1, 5, 5, 3]"});
+  EXPECT_PARITY_ERROR(conv2d(ones({1, 5, 5, 3}, {.dtype = kInt32, .device = device}), w),
+                      {"conv2d", "int32"});
+  EXPECT_PARITY_ERROR(conv2d(x, w, ones({3}, f32)), {"conv2d", "bias", "[2]", "[3]"});
+  EXPECT_PARITY_ERROR(conv2d(x, w, ones({2}, {.dtype = kFloat64, .device = device})), {"conv2d", "float64"});
+  if (device.is_cpu() && cuda::is_available()) {
+    EXPECT_PARITY_ERROR(conv2d(x, w.to(Device::cuda())), {"conv2d", "same device"});
+  }
+  EXPECT_PARITY_ERROR(conv2d_backward_input(ones({1, 3, 3, 3}, f32), w, x.shape()),
+                      {"conv2d_backward_input", "grad_output", "[1, 3, 3, 2]", "[1, 3, 3, 3]"});
+  EXPECT_PARITY_ERROR(conv2d_backward_weight(x, ones({1, 4, 3, 2}, f32), w.shape()),
+                      {"conv2d_backward_weight", "[1, 3, 3, 2]", "[1, 4, 3, 2]"});
+  EXPECT_PARITY_ERROR(conv2d_backward_bias(ones({3, 2}, f32), Layout::NHWC),
+                      {"conv2d_backward_bias", "[3, 2]"});
+}
+
+}  // namespace
+}  // namespace parity::testing
