@@ -26,6 +26,25 @@ Tensor random_tensor(TestRng& rng, const Shape& shape, DType dtype, double lo = 
   return to_tensor(random_ref(rng, shape, dtype, lo, hi), device);
 }
 
+// Backpropagates g through module_output() and through functional(inputs)
+// and expects the same gradient bits for every input: the module computes
+// exactly that function.
+template <typename ModuleFn, typename Functional>
+void expect_same_gradients(ModuleFn module_output, Functional functional, const std::vector<Tensor>& inputs,
+                           const Tensor& g) {
+  module_output().backward(g);
+  std::vector<Tensor> module_grads;
+  for (const Tensor& t : inputs) {
+    module_grads.push_back(t.grad());
+    t.set_grad(Tensor());
+  }
+  functional(inputs).backward(g);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    EXPECT_TRUE(same_bits(module_grads[i], inputs[i].grad())) << "input " << i;
+    inputs[i].set_grad(Tensor());
+  }
+}
+
 TEST(Module, SeedModelParameterCountMatchesKeras) {
   nn::Sequential model = seed_model();
   model.build({224, 224, 3}, {.layout = Layout::NHWC, .init = nn::Init::Keras, .seed = 6});
@@ -164,15 +183,41 @@ TEST(Module, DenseGradientsPassGradcheck) {
   };
   EXPECT_GRADCHECK(layers, inputs);
   // The model computes exactly that, forward and backward.
-  const Tensor g = random_tensor(rng, {3, 2}, kFloat64);
-  model(x).backward(g);
-  std::vector<Tensor> module_grads;
-  for (const Tensor& t : inputs) {
-    module_grads.push_back(t.grad());
-    t.set_grad(Tensor());
+  expect_same_gradients([&] { return model(x); }, layers, inputs, random_tensor(rng, {3, 2}, kFloat64));
+}
+
+// Conv2D, pooling and Flatten layers compute their ops with the model's
+// layout and mode; their gradients are the ops' (gradchecked in test_conv.cpp
+// and test_pool.cpp) and pass gradcheck composed, in both layouts and modes.
+TEST(Module, ConvPoolFlattenLayersPassGradcheckInEveryLayoutAndMode) {
+  TestRng rng;
+  for (Layout layout : {Layout::NHWC, Layout::NCHW}) {
+    for (ConvMode mode : {ConvMode::CrossCorrelation, ConvMode::Convolution}) {
+      SCOPED_TRACE(std::string(name(layout)) + " " + std::string(name(mode)));
+      nn::Sequential model{nn::Conv2D{{.filters = 3, .kernel = {3, 2}, .strides = {2, 1}, .padding = "same"}},
+                           nn::Activation{"tanh"}, nn::MaxPool2D{{.pool = {2, 2}, .strides = {{1, 1}}}},
+                           nn::AveragePool2D{{.pool = {2, 2}, .padding = "same"}}, nn::Flatten{}};
+      const Shape input = layout == Layout::NHWC ? Shape{7, 6, 2} : Shape{2, 7, 6};
+      model.build(input, {.layout = layout, .init = nn::Init::PyTorch, .seed = 5, .dtype = kFloat64,
+                          .conv_mode = mode});
+      Shape batch{2};
+      batch.insert(batch.end(), input.begin(), input.end());
+      const Tensor x = random_tensor(rng, batch, kFloat64).requires_grad_();
+      const auto& conv = dynamic_cast<const nn::Conv2D&>(model[0]);
+      const auto& max_pool = dynamic_cast<const nn::Pool2D&>(model[2]);
+      const auto& avg_pool = dynamic_cast<const nn::Pool2D&>(model[3]);
+      auto layers = [&](const std::vector<Tensor>& in) {
+        const Tensor h = tanh(conv2d(in[0], in[1], in[2], conv.conv_options()));
+        const Tensor p = avg_pool2d(max_pool2d(h, max_pool.pool_options(layout)), avg_pool.pool_options(layout));
+        return p.reshape({p.size(0), -1});
+      };
+      std::vector<Tensor> inputs{x};
+      for (const Tensor& p : model.parameters()) inputs.push_back(p);
+      EXPECT_GRADCHECK(layers, inputs);
+      const Tensor g = random_tensor(rng, model(x).shape(), kFloat64);
+      expect_same_gradients([&] { return model(x); }, layers, inputs, g);
+    }
   }
-  layers(inputs).backward(g);
-  for (std::size_t i = 0; i < inputs.size(); ++i) EXPECT_TRUE(same_bits(module_grads[i], inputs[i].grad())) << i;
 }
 
 TEST(Module, FlattenKeepsTheLayoutsRowMajorOrder) {
