@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_cuda_common.h"
 #include "cuda/api.h"
 #include "optim/optim.h"
 #include "tensor/factories.h"
@@ -33,29 +34,8 @@ namespace {
 
 #if PARITY_WITH_CUDA
 
-cudaStream_t stream() { return static_cast<cudaStream_t>(cuda::current_stream(0).handle()); }
-
-double copy_bandwidth() {
-  static const double bw = [] {
-    const std::size_t bytes = std::size_t{256} << 20;
-    void *a = nullptr, *b = nullptr;
-    if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess) return 1.0;
-    cudaMemset(b, 1, bytes);
-    cuda::Event start, stop;
-    float best = 1e30f;
-    for (int i = 0; i < 10; ++i) {
-      start.record();
-      cudaMemcpyAsync(a, b, bytes, cudaMemcpyDeviceToDevice, stream());
-      stop.record();
-      stop.synchronize();
-      best = std::min(best, stop.elapsed_ms(start));
-    }
-    cudaFree(a);
-    cudaFree(b);
-    return 2.0 * static_cast<double>(bytes) / (static_cast<double>(best) * 1e-3);
-  }();
-  return bw;
-}
+using bench::copy_bandwidth;
+using bench::stream;
 
 enum class Kind { Adam, Adadelta, SgdMomentum };
 

@@ -43,6 +43,7 @@
 
 #include "cpu/cpu_backend.h"
 #include "cpu/host_allocator.h"
+#include "cpu/index_range.h"
 #include "cpu/parallel.h"
 #include "tensor/error.h"
 
@@ -105,18 +106,6 @@ template <typename T>
 void fill_zero(T* p, i64 n) {
   parallel_for(n, kCopyGrain,
                [&](i64 b, i64 e) { std::memset(p + b, 0, static_cast<std::size_t>(e - b) * sizeof(T)); });
-}
-
-// The output indices o in [0, out) with 0 <= o * stride + offset < size, as [lo, hi).
-struct Range {
-  i64 lo, hi;
-};
-inline Range valid_outputs(i64 offset, i64 stride, i64 size, i64 out) {
-  // o * stride >= -offset  and  o * stride <= size - 1 - offset
-  const i64 lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-  const i64 top = size - 1 - offset;
-  const i64 hi = top < 0 ? 0 : top / stride + 1;
-  return {std::min(lo, out), std::clamp(hi, std::min(lo, out), out)};
 }
 
 // taps[i * k + t]: the output index whose window reads input index i at
@@ -230,7 +219,7 @@ void im2col_nhwc(const Geometry& g, const T* x, i64 r0, i64 r1, T* cols) {
     for (i64 r = r0 + b; r < r0 + e; ++r) {
       const i64 ow = r % g.ow, oh = (r / g.ow) % g.oh, n = r / g.pixels;
       T* dst = cols + (r - r0) * g.k;
-      const Range qs = valid_outputs(ow * g.sw - g.pl, g.dw, g.w, g.kw);  // q with iw inside
+      const IndexRange qs = steps_inside(ow * g.sw - g.pl, g.dw, g.w, g.kw);  // q with iw inside
       for (i64 p = 0; p < g.kh; ++p, dst += g.kw * g.c) {
         const i64 ih = oh * g.sh + p * g.dh - g.pt;
         if (ih < 0 || ih >= g.h) {
@@ -367,7 +356,7 @@ void im2col_nchw(const Geometry& g, const T* x, i64 s0, i64 s1, T* cols) {
       const i64 q = kk % g.kw, p = (kk / g.kw) % g.kh, c = kk / (g.kh * g.kw);
       const T* plane = x + c * g.h * g.w;
       T* dst = cols + kk * width;  // dst[s - s0]: pixel s
-      const Range ows = valid_outputs(q * g.dw - g.pl, g.sw, g.w, g.ow);
+      const IndexRange ows = steps_inside(q * g.dw - g.pl, g.sw, g.w, g.ow);
       for (i64 oh = s0 / g.ow; oh * g.ow < s1; ++oh) {
         const i64 a = std::max(s0, oh * g.ow),
                   z = std::min(s1, (oh + 1) * g.ow);  // pixels of this output row
@@ -428,28 +417,36 @@ void col2im_nchw(const Geometry& g, const T* dcols, i64 s0, i64 s1, T* dx) {
   });
 }
 
+// fn(s0, s1, b, ldb) for each chunk [s0, s1) of image xn's pixels, b being
+// that chunk's [K, s1 - s0] column block with leading dimension ldb (xn
+// itself when the geometry needs no im2col).
+template <typename T, typename Fn>
+void for_each_column_block_nchw(const Geometry& g, const T* xn, i64 chunk, T* cols, Fn&& fn) {
+  for (i64 s0 = 0; s0 < g.pixels; s0 += chunk) {
+    const i64 s1 = std::min(g.pixels, s0 + chunk);
+    if (g.direct) {
+      fn(s0, s1, xn + s0, g.pixels);
+    } else {
+      im2col_nchw(g, xn, s0, s1, cols);
+      fn(s0, s1, static_cast<const T*>(cols), s1 - s0);
+    }
+  }
+}
+
 template <typename T>
 void forward_nchw(const Geometry& g, const T* x, const T* wc, const T* bias, T* y) {
   const i64 chunk = g.direct ? g.pixels : g.chunk(g.pixels, sizeof(T));
   Scratch<T> cols(g.direct ? 0 : chunk * g.k);
   for (i64 n = 0; n < g.n; ++n) {
-    const T* xn = x + n * g.c * g.h * g.w;
     T* yn = y + n * g.co * g.pixels;
-    for (i64 s0 = 0; s0 < g.pixels; s0 += chunk) {
-      const i64 s1 = std::min(g.pixels, s0 + chunk), width = s1 - s0;
-      const T* b = xn + s0;
-      i64 ldb = g.pixels;
-      if (!g.direct) {
-        im2col_nchw(g, xn, s0, s1, cols.get());
-        b = cols.get();
-        ldb = width;
-      }
-      gemm<T>(false, false, g.co, width, g.k, wc, g.k, b, ldb, T(0), yn + s0, g.pixels);
-      if (bias != nullptr) {
-        for (i64 o = 0; o < g.co; ++o)
-          for (i64 s = s0; s < s1; ++s) yn[o * g.pixels + s] += bias[o];
-      }
-    }
+    for_each_column_block_nchw(
+        g, x + n * g.c * g.h * g.w, chunk, cols.get(), [&](i64 s0, i64 s1, const T* b, i64 ldb) {
+          gemm<T>(false, false, g.co, s1 - s0, g.k, wc, g.k, b, ldb, T(0), yn + s0, g.pixels);
+          if (bias != nullptr) {
+            for (i64 o = 0; o < g.co; ++o)
+              for (i64 s = s0; s < s1; ++s) yn[o * g.pixels + s] += bias[o];
+          }
+        });
   }
 }
 
@@ -487,20 +484,12 @@ void backward_weight_nchw(const Geometry& g, const T* x, const T* dy, T* dwc) {
   Scratch<T> cols(g.direct ? 0 : chunk * g.k);
   bool first = true;
   for (i64 n = 0; n < g.n; ++n) {
-    const T* xn = x + n * g.c * g.h * g.w;
-    for (i64 s0 = 0; s0 < g.pixels; s0 += chunk) {
-      const i64 s1 = std::min(g.pixels, s0 + chunk), width = s1 - s0;
-      const T* b = xn + s0;
-      i64 ldb = g.pixels;
-      if (!g.direct) {
-        im2col_nchw(g, xn, s0, s1, cols.get());
-        b = cols.get();
-        ldb = width;
-      }
-      gemm<T>(false, true, g.co, g.k, width, dy + n * g.co * g.pixels + s0, g.pixels, b, ldb,
-              T(first ? 0 : 1), dwc, g.k);
-      first = false;
-    }
+    for_each_column_block_nchw(g, x + n * g.c * g.h * g.w, chunk, cols.get(),
+                               [&](i64 s0, i64 s1, const T* b, i64 ldb) {
+                                 gemm<T>(false, true, g.co, g.k, s1 - s0, dy + n * g.co * g.pixels + s0,
+                                         g.pixels, b, ldb, T(first ? 0 : 1), dwc, g.k);
+                                 first = false;
+                               });
   }
 }
 

@@ -22,6 +22,7 @@
 #include <limits>
 
 #include "cpu/cpu_backend.h"
+#include "cpu/index_range.h"
 #include "cpu/parallel.h"
 #include "tensor/error.h"
 
@@ -36,17 +37,6 @@ constexpr i64 kWorkGrain = 1 << 16;  // element visits per parallel_for chunk
 
 // Tasks per parallel_for chunk when each costs `work`: small problems run inline.
 inline i64 grain_for(i64 work) { return std::max<i64>(1, kWorkGrain / std::max<i64>(1, work)); }
-
-struct Range {
-  i64 lo, hi;
-};
-// The window offsets p in [0, k) with 0 <= base + p * dilation < size.
-inline Range inside(i64 base, i64 dilation, i64 size, i64 k) {
-  const i64 lo = base >= 0 ? 0 : (-base + dilation - 1) / dilation;
-  const i64 top = size - 1 - base;
-  const i64 hi = top < 0 ? 0 : top / dilation + 1;
-  return {std::min(lo, k), std::clamp(hi, std::min(lo, k), k)};
-}
 
 struct PoolGeometry {
   i64 n, c, h, w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, oh, ow;
@@ -73,7 +63,7 @@ struct PoolGeometry {
 // Window of output pixel (y, x): the offsets inside the image, and the
 // divisor of average pooling.
 struct Window {
-  Range p, q;
+  IndexRange p, q;
   i64 ih0, iw0;  // input position of offset (0, 0)
   i64 divisor;
 };
@@ -82,11 +72,11 @@ inline Window window_at(const PoolGeometry& g, i64 y, i64 x, bool count_include_
   Window win;
   win.ih0 = y * g.sh - g.pt;
   win.iw0 = x * g.sw - g.pl;
-  win.p = inside(win.ih0, g.dh, g.h, g.kh);
-  win.q = inside(win.iw0, g.dw, g.w, g.kw);
+  win.p = steps_inside(win.ih0, g.dh, g.h, g.kh);
+  win.q = steps_inside(win.iw0, g.dw, g.w, g.kw);
   if (count_include_pad) {  // positions inside the padded image
-    const Range pp = inside(win.ih0 + g.pt, g.dh, g.h + g.pt + g.pb, g.kh);
-    const Range qq = inside(win.iw0 + g.pl, g.dw, g.w + g.pl + g.pr, g.kw);
+    const IndexRange pp = steps_inside(win.ih0 + g.pt, g.dh, g.h + g.pt + g.pb, g.kh);
+    const IndexRange qq = steps_inside(win.iw0 + g.pl, g.dw, g.w + g.pl + g.pr, g.kw);
     win.divisor = (pp.hi - pp.lo) * (qq.hi - qq.lo);
   } else {
     win.divisor = (win.p.hi - win.p.lo) * (win.q.hi - win.q.lo);

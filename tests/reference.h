@@ -17,6 +17,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <omp.h>
 #include <parity/parity.h>
 
 #include <algorithm>
@@ -507,6 +508,21 @@ inline void expect_message_contains(const std::string& message, const std::vecto
       ADD_FAILURE_AT(file, line) << "the parity::Error thrown by `" << statement << "` does not mention \""
                                  << needle << "\"; its message is:\n  " << message;
     }
+  }
+}
+
+// run() twice, and once more on one OpenMP thread: every output must have the
+// same bits each time (Note [Summation order]: no result depends on the
+// thread count). OpenBLAS's own threads are not changed.
+inline void expect_deterministic(const std::function<std::vector<Tensor>()>& run) {
+  const std::vector<Tensor> first = run(), second = run();
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const std::vector<Tensor> single = run();
+  omp_set_num_threads(threads);
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    EXPECT_TRUE(same_bits(first[i], second[i])) << "output " << i;
+    EXPECT_TRUE(same_bits(first[i], single[i])) << "output " << i << " with one thread";
   }
 }
 

@@ -18,7 +18,6 @@
 // bias; dx: cout*kh*kw; dw and dbias: n*oh*ow). Far below the error of any
 // wrong index, flip or pad, which is of the order of sum|products| itself.
 #include <autograd/gtest.h>
-#include <omp.h>
 
 #include <cmath>
 #include <string>
@@ -428,15 +427,7 @@ TEST_P(Conv, Deterministic) {
       return std::vector<Tensor>{conv2d(x, w, b, o), conv2d_backward_input(dy, w, xs, o),
                                  conv2d_backward_weight(x, dy, w.shape(), o), conv2d_backward_bias(dy, l)};
     };
-    const std::vector<Tensor> first = run(), second = run();
-    const int threads = omp_get_max_threads();
-    omp_set_num_threads(1);
-    const std::vector<Tensor> single = run();
-    omp_set_num_threads(threads);
-    for (std::size_t i = 0; i < first.size(); ++i) {
-      EXPECT_TRUE(same_bits(first[i], second[i])) << "output " << i;
-      EXPECT_TRUE(same_bits(first[i], single[i])) << "output " << i << " with one thread";
-    }
+    expect_deterministic(run);
   }
 }
 
