@@ -27,13 +27,15 @@
 // - backward bias: sums of dy per channel in float64, over fixed blocks of
 //   rows combined in index order.
 // So the same inputs and settings give the same bits on every run. OpenBLAS
-// itself does not promise more: measured with 0.3.21, sgemm's bits with
-// OPENBLAS_NUM_THREADS=1 differ from those with 2 or more (matmul's too).
+// itself does not promise more: measured with 0.3.21, sgemm's bits depend on
+// its thread count (1 vs 2, and for some shapes 2 vs 3), so the GEMM-based
+// results are repeatable at a fixed thread count only (matmul's too).
 //
-// Threads: the copy loops (im2col, col2im) run on OpenMP between GEMMs that
-// run on OpenBLAS's own pthreads. With libgomp's default spin-wait the idle
-// OpenMP workers compete with OpenBLAS's threads; OMP_WAIT_POLICY=passive
-// made the seed's convs about 2x faster on a 2-core machine (bench_conv).
+// Threads: the copy loops (im2col, col2im) run on OpenMP between GEMMs. With
+// the pthread build of OpenBLAS the idle OpenMP workers' spin-wait competed
+// with OpenBLAS's own threads (the seed's convs ran 1.4-2x slower); the build
+// links the OpenMP build of OpenBLAS when present, so both share libgomp's
+// pool (cmake/FindParityOpenBLAS.cmake).
 #include <cblas.h>
 
 #include <algorithm>
@@ -275,8 +277,7 @@ void col2im_nhwc(const Geometry& g, const T* dcols, i64 r0, i64 r1, T* dx) {
 }
 
 // y[r, o] += bias[o], serially: run right after each chunk's GEMM, while its
-// rows are in cache, without a parallel region between two GEMMs (the
-// OpenMP workers' spin-wait would compete with OpenBLAS's threads).
+// rows are in cache, without a parallel region between two GEMMs.
 template <typename T>
 void add_bias_rows(T* y, i64 rows, i64 co, const T* bias) {
   for (i64 r = 0; r < rows; ++r)

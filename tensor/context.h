@@ -6,10 +6,12 @@
 //   float32 throughout; TF32 lets cuBLAS (and later cuDNN) round float32
 //   operands to TensorFloat-32 on the tensor cores, about 1e-3 relative error,
 //   several times the speed. The CPU backend always computes strictly.
-// - deterministic: true by default. Every kernel Parity has today is
+// - deterministic: true by default. Every kernel Parity runs under it is
 //   deterministic (fixed-order reductions, no atomics in accumulations, cuBLAS
-//   with a fixed workspace per stream); a kernel that cannot be says so where it
-//   is written and is refused while this is set.
+//   with a fixed workspace per stream, cuDNN algorithms its heuristics rank
+//   and report deterministic: Note [cuDNN convolution]). Setting it false is
+//   the opt-in for speed: cuDNN then times its algorithms and takes the
+//   fastest, deterministic or not, and the choice may differ between runs.
 //
 // Nothing in the library changes these behind the user's back. The guards set a
 // value for a scope and restore the previous one; the settings are process-wide
