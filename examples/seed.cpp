@@ -10,7 +10,7 @@
 //   example_seed [--size N] [--samples N] [--batch N] [--device cpu|cuda]
 //
 // The seed used 224x224 images; on a CPU the default is 32x32 (the same model,
-// fewer pixels) so the program runs in about a minute on two cores.
+// fewer pixels) so the program runs in about 30 s on two cores.
 #include <parity/parity.h>
 
 #include <cstdlib>
