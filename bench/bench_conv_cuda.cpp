@@ -261,21 +261,12 @@ void register_all() {
 }  // namespace parity::bench
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 #if PARITY_WITH_CUDA
-  if (parity::cuda::is_available()) {
-    const parity::cuda::DeviceInfo info = parity::cuda::device_info(0);
-    benchmark::AddCustomContext("cuda_device", info.name);
+  return parity::bench::run_cuda_suite(argc, argv, "bench_conv_cuda", [] {
     benchmark::AddCustomContext("cuda_copy_GBps", std::to_string(parity::bench::copy_bandwidth() / 1e9));
     parity::bench::register_all();
-    benchmark::RunSpecifiedBenchmarks();
-  } else {
-    std::printf("bench_conv_cuda: no CUDA device on this machine: nothing to run\n");
-  }
+  });
 #else
-  std::printf("bench_conv_cuda: this build has no CUDA backend: nothing to run\n");
+  return parity::bench::run_cuda_suite(argc, argv, "bench_conv_cuda", nullptr);
 #endif
-  benchmark::Shutdown();
-  return 0;
 }

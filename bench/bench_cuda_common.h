@@ -1,10 +1,44 @@
-// Timing helpers the CUDA benchmark suites share (bench_cuda.cpp,
-// bench_conv_cuda.cpp, bench_optim_cuda.cpp). Only in CUDA builds.
+// What the CUDA benchmark suites share (bench_cuda.cpp, bench_conv_cuda.cpp,
+// bench_optim_cuda.cpp): their main() (run_cuda_suite, in every build) and, in
+// CUDA builds, the timing helpers.
 //
 // Timing (llm.c dev/cuda/common.h): CUDA events around each call on the
 // current stream, after an L2 flush, reported as manual time. Bandwidth
 // fractions are against a device-to-device cudaMemcpy measured once.
 #pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <string>
+
+#include "cuda/api.h"
+
+namespace parity::bench {
+
+// A CUDA suite's main(): runs the benchmarks register_suite() registers when
+// the build has CUDA and the machine a GPU (the device named in the output's
+// context), and says why nothing ran otherwise. register_suite is null in
+// builds without CUDA.
+inline int run_cuda_suite(int argc, char** argv, const char* suite, void (*register_suite)()) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  if (register_suite == nullptr) {
+    std::printf("%s: this build has no CUDA backend: nothing to run\n", suite);
+  } else if (!cuda::is_available()) {
+    std::printf("%s: no CUDA device on this machine: nothing to run\n", suite);
+  } else {
+    const cuda::DeviceInfo info = cuda::device_info(0);
+    benchmark::AddCustomContext("cuda_device", info.name);
+    benchmark::AddCustomContext("cuda_multiprocessors", std::to_string(info.multiprocessors));
+    register_suite();
+    benchmark::RunSpecifiedBenchmarks();
+  }
+  benchmark::Shutdown();
+  return 0;
+}
+
+}  // namespace parity::bench
 
 #if PARITY_WITH_CUDA
 

@@ -129,17 +129,11 @@ void register_all() {
 
 int main(int argc, char** argv) {
 #if PARITY_WITH_CUDA
-  if (cuda::is_available()) {
-    std::printf("device copy bandwidth: %.1f GB/s\n", copy_bandwidth() / 1e9);
+  return parity::bench::run_cuda_suite(argc, argv, "bench_optim_cuda", [] {
+    benchmark::AddCustomContext("cuda_copy_GBps", std::to_string(copy_bandwidth() / 1e9));
     register_all();
-  } else {
-    std::printf("bench_optim_cuda: no CUDA device; nothing to run\n");
-  }
+  });
 #else
-  std::printf("bench_optim_cuda: built without the CUDA backend; nothing to run\n");
+  return parity::bench::run_cuda_suite(argc, argv, "bench_optim_cuda", nullptr);
 #endif
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
 }

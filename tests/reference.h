@@ -511,6 +511,16 @@ inline void expect_message_contains(const std::string& message, const std::vecto
   }
 }
 
+// Per element, terms * eps * abs[i]: the rounding bound of a sum of `terms`
+// products whose absolute values sum to abs[i] (Higham's gamma_n), as an
+// absolute tolerance against the unrounded reference.
+inline Tolerance sum_of_products_bound(const Ref& abs, std::int64_t terms, DType dtype) {
+  const double eps = dtype == kFloat32 ? 0x1p-23 : 0x1p-52;
+  Tolerance tol;
+  for (double a : abs.v) tol.abs.push_back(static_cast<double>(terms) * eps * a + 1e-300);
+  return tol;
+}
+
 // Whether a determinism check also changes the OpenMP thread count.
 enum class Threads {
   Vary,   // Parity's own loops: results must not depend on the thread count

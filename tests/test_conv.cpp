@@ -137,13 +137,6 @@ RefConv ref_conv(const Geo& g, const Ref& x, const Ref& w, const Ref* bias, cons
   return r;
 }
 
-Tolerance bound(const Ref& abs, i64 terms, DType dtype) {
-  const double eps = dtype == kFloat32 ? 0x1p-23 : 0x1p-52;
-  Tolerance tol;
-  for (double a : abs.v) tol.abs.push_back(static_cast<double>(terms) * eps * a + 1e-300);
-  return tol;
-}
-
 // ---- the cases ----
 
 struct Case {
@@ -226,18 +219,18 @@ void check_configuration(const Geo& g, const Operands& ops, const RefConv& want,
 
   const RefConv& fwd = with_bias ? want : *want_no_bias;
   EXPECT_TRUE(matches(conv2d(x, w, b, opts), with_dtype(image_to(fwd.y, l), dtype),
-                      bound(image_to(fwd.y_abs, l), g.c * g.kh * g.kw + 1, dtype)))
+                      sum_of_products_bound(image_to(fwd.y_abs, l), g.c * g.kh * g.kw + 1, dtype)))
       << "forward";
   EXPECT_TRUE(matches(conv2d_backward_input(dy, w, x.shape(), opts), with_dtype(image_to(want.dx, l), dtype),
-                      bound(image_to(want.dx_abs, l), g.co * g.kh * g.kw, dtype)))
+                      sum_of_products_bound(image_to(want.dx_abs, l), g.co * g.kh * g.kw, dtype)))
       << "backward input";
   const Ref dw = kernel_to(flipped ? flip(want.dw) : want.dw, opts.kernel_layout);
   const Ref dw_abs = kernel_to(flipped ? flip(want.dw_abs) : want.dw_abs, opts.kernel_layout);
   EXPECT_TRUE(matches(conv2d_backward_weight(x, dy, w.shape(), opts), with_dtype(dw, dtype),
-                      bound(dw_abs, g.n * g.oh * g.ow, dtype)))
+                      sum_of_products_bound(dw_abs, g.n * g.oh * g.ow, dtype)))
       << "backward weight";
   EXPECT_TRUE(matches(conv2d_backward_bias(dy, l), with_dtype(want.db, dtype),
-                      bound(want.db_abs, g.n * g.oh * g.ow, dtype)))
+                      sum_of_products_bound(want.db_abs, g.n * g.oh * g.ow, dtype)))
       << "backward bias";
 }
 
@@ -337,9 +330,9 @@ TEST_P(Conv, ConvolutionIsCrossCorrelationWithFlippedKernel) {
         const Geo g = make_geo(2, 3, 9, 8, 4, 3, 2, conv);
         const RefConv want = ref_conv(g, x, flip(k), nullptr, nullptr);
         EXPECT_TRUE(matches(a, with_dtype(image_to(want.y, l), dtype),
-                            bound(image_to(want.y_abs, l), 3 * 3 * 2, dtype)));
+                            sum_of_products_bound(image_to(want.y_abs, l), 3 * 3 * 2, dtype)));
         EXPECT_TRUE(matches(b, with_dtype(image_to(want.y, l), dtype),
-                            bound(image_to(want.y_abs, l), 3 * 3 * 2, dtype)));
+                            sum_of_products_bound(image_to(want.y_abs, l), 3 * 3 * 2, dtype)));
       }
 }
 
@@ -362,8 +355,9 @@ TEST_P(Conv, LayoutsAgree) {
     const Geo g = make_geo(3, 5, 10, 9, 6, 3, 3, o);
     const RefConv want = ref_conv(g, x, k, &b, nullptr);
     // Two roundings of the same sum: twice the reference tolerance apart at most.
-    EXPECT_TRUE(matches(y_nhwc, image_to(to_ref(y_nchw), Layout::NHWC),
-                        bound(image_to(want.y_abs, Layout::NHWC), 2 * (5 * 3 * 3 + 1), dtype)));
+    EXPECT_TRUE(
+        matches(y_nhwc, image_to(to_ref(y_nchw), Layout::NHWC),
+                sum_of_products_bound(image_to(want.y_abs, Layout::NHWC), 2 * (5 * 3 * 3 + 1), dtype)));
   }
 }
 

@@ -125,13 +125,6 @@ RefPool ref_pool(PoolKind kind, const Geo& g, const Ref& x, bool count_include_p
   return r;
 }
 
-Tolerance bound(const Ref& abs, i64 terms, DType dtype) {
-  const double eps = dtype == kFloat32 ? 0x1p-23 : 0x1p-52;
-  Tolerance tol;
-  for (double a : abs.v) tol.abs.push_back(static_cast<double>(terms) * eps * a + 1e-300);
-  return tol;
-}
-
 struct Case {
   std::string name;
   i64 n, c, h, w;
@@ -197,11 +190,12 @@ TEST_P(Pool, MatchesReference) {
             if (kind == PoolKind::Max)
               EXPECT_TRUE(matches(y, y_want, exact()));
             else
-              EXPECT_TRUE(matches(y, y_want, bound(image_to(want.y_abs, l), g.kh * g.kw + 1, dtype)));
+              EXPECT_TRUE(
+                  matches(y, y_want, sum_of_products_bound(image_to(want.y_abs, l), g.kh * g.kw + 1, dtype)));
             const Tensor dx = pool2d_backward(kind, kind == PoolKind::Max ? tx : Tensor(),
                                               kind == PoolKind::Max ? y : Tensor(), tdy, tx.shape(), o);
             EXPECT_TRUE(matches(dx, with_dtype(image_to(want.dx, l), dtype),
-                                bound(image_to(want.dx_abs, l), want.max_overlap + 1, dtype)))
+                                sum_of_products_bound(image_to(want.dx_abs, l), want.max_overlap + 1, dtype)))
                 << "backward";
           }
       }
