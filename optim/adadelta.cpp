@@ -171,15 +171,8 @@ void Adadelta::update(std::size_t group, const Tensor& param, const Tensor& grad
     l.body = body;
     l.tail = tail;
     l.s = s;
-    if (param.device().is_cpu()) {
-      kernel::adadelta_cpu(l);
-    } else {
-#if PARITY_WITH_CUDA
-      kernel::adadelta_cuda(l);
-#else
-      PARITY_FAIL("Adadelta: a ", param.device(), " parameter, but this build has no CUDA backend");
-#endif
-    }
+    detail::run_fused("Adadelta", param.device(), l, kernel::adadelta_cpu,
+                      PARITY_OPTIM_CUDA_KERNEL(kernel::adadelta_cuda));
   } else {
     composed::adadelta(p.tensor(), g, a, d, body_end, body, tail, s);
   }

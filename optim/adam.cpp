@@ -195,15 +195,8 @@ void Adam::update(std::size_t group, const Tensor& param, const Tensor& grad, Pa
     l.body = n.body;
     l.tail = n.tail;
     l.s = s;
-    if (param.device().is_cpu()) {
-      kernel::adam_cpu(l);
-    } else {
-#if PARITY_WITH_CUDA
-      kernel::adam_cuda(l);
-#else
-      PARITY_FAIL("Adam: a ", param.device(), " parameter, but this build has no CUDA backend");
-#endif
-    }
+    detail::run_fused("Adam", param.device(), l, kernel::adam_cpu,
+                      PARITY_OPTIM_CUDA_KERNEL(kernel::adam_cuda));
   } else {
     composed::adam(p.tensor(), g, m, v, vmax, body_end, n.body, n.tail, s);
   }

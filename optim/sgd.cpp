@@ -138,15 +138,7 @@ void SGD::update(std::size_t group, const Tensor& param, const Tensor& grad, Par
     l.body = n.body;
     l.tail = n.tail;
     l.s = s;
-    if (param.device().is_cpu()) {
-      kernel::sgd_cpu(l);
-    } else {
-#if PARITY_WITH_CUDA
-      kernel::sgd_cuda(l);
-#else
-      PARITY_FAIL("SGD: a ", param.device(), " parameter, but this build has no CUDA backend");
-#endif
-    }
+    detail::run_fused("SGD", param.device(), l, kernel::sgd_cpu, PARITY_OPTIM_CUDA_KERNEL(kernel::sgd_cuda));
   } else {
     composed::sgd(p.tensor(), g, buf, body_end, n.body, n.tail, s);
   }
