@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_optim_common.h"
 #include "optim/optim.h"
 #include "tensor/factories.h"
 #include "tensor/ops.h"
@@ -88,27 +89,15 @@ void BM_StreamCopy(benchmark::State& state) {
   state.counters["threads"] = omp_get_max_threads();
 }
 
-enum class Kind { Adam, Adadelta, SgdMomentum };
+using Kind = bench::OptimizerKind;
+using bench::bytes_per_element;
 
-std::int64_t bytes_per_element(Kind kind) { return kind == Kind::SgdMomentum ? 20 : 28; }
-
-std::unique_ptr<Optimizer> make(Kind kind, const Tensor& p, const Preset& preset) {
-  switch (kind) {
-    case Kind::Adam:
-      return std::make_unique<Adam>(std::vector<Tensor>{p}, AdamOptions{}, preset);
-    case Kind::Adadelta:
-      return std::make_unique<Adadelta>(std::vector<Tensor>{p}, AdadeltaOptions{.lr = 1.0}, preset);
-    case Kind::SgdMomentum:
-      return std::make_unique<SGD>(std::vector<Tensor>{p}, SgdOptions{.lr = 0.01, .momentum = 0.9}, preset);
-  }
-  return nullptr;
-}
 
 void BM_Step(benchmark::State& state, Kind kind, const Preset* preset, Execution execution) {
   const std::int64_t n = state.range(0);
   Tensor p = randn({n}).requires_grad_();
   p.set_grad(randn({n}, {}, 0.0, 1e-3));
-  std::unique_ptr<Optimizer> opt = make(kind, p, *preset);
+  std::unique_ptr<Optimizer> opt = bench::make_optimizer(kind, p, *preset);
   opt->set_execution(execution);
   opt->step();  // creates the state outside the timed loop
   for (auto _ : state) {
@@ -123,9 +112,7 @@ void BM_Step(benchmark::State& state, Kind kind, const Preset* preset, Execution
   state.counters["simd"] = cpu_simd() ? 1 : 0;
 }
 
-const char* kind_name(Kind k) {
-  return k == Kind::Adam ? "adam" : k == Kind::Adadelta ? "adadelta" : "sgd_momentum";
-}
+const char* kind_name(Kind k) { return bench::name(k); }
 
 void register_all() {
   benchmark::RegisterBenchmark("stream_copy/f32/cpu", BM_StreamCopy)
@@ -147,7 +134,7 @@ void register_all() {
         if (execution == Execution::Composed) {
           try {
             Tensor probe = zeros({1}).requires_grad_();
-            make(kind, probe, *preset)->set_execution(Execution::Composed);
+            bench::make_optimizer(kind, probe, *preset)->set_execution(Execution::Composed);
           } catch (const Error&) {
             continue;
           }

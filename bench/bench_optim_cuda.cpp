@@ -19,6 +19,7 @@
 
 #include "bench/bench_cuda_common.h"
 #include "cuda/api.h"
+#include "bench/bench_optim_common.h"
 #include "optim/optim.h"
 #include "tensor/factories.h"
 #include "tensor/ops.h"
@@ -37,25 +38,15 @@ namespace {
 using bench::copy_bandwidth;
 using bench::stream;
 
-enum class Kind { Adam, Adadelta, SgdMomentum };
+using Kind = bench::OptimizerKind;
+using bench::bytes_per_element;
 
-std::unique_ptr<Optimizer> make(Kind kind, const Tensor& p, const Preset& preset) {
-  switch (kind) {
-    case Kind::Adam:
-      return std::make_unique<Adam>(std::vector<Tensor>{p}, AdamOptions{}, preset);
-    case Kind::Adadelta:
-      return std::make_unique<Adadelta>(std::vector<Tensor>{p}, AdadeltaOptions{.lr = 1.0}, preset);
-    case Kind::SgdMomentum:
-      return std::make_unique<SGD>(std::vector<Tensor>{p}, SgdOptions{.lr = 0.01, .momentum = 0.9}, preset);
-  }
-  return nullptr;
-}
 
 // 3 steps on the CPU and on CUDA from the same data: the same bits.
 bool matches_cpu(Kind kind, const Preset& preset, Execution execution) {
   const Tensor init = randn({100003});
   const Tensor pc = init.clone().requires_grad_(), pg = init.to(Device::cuda()).requires_grad_();
-  auto oc = make(kind, pc, preset), og = make(kind, pg, preset);
+  auto oc = bench::make_optimizer(kind, pc, preset), og = bench::make_optimizer(kind, pg, preset);
   oc->set_execution(execution);
   og->set_execution(execution);
   for (int i = 0; i < 3; ++i) {
@@ -76,7 +67,7 @@ void BM_Step(benchmark::State& state, Kind kind, const Preset* preset, Execution
   const std::int64_t n = state.range(0);
   Tensor p = randn({n}, {.device = Device::cuda()}).requires_grad_();
   p.set_grad(randn({n}, {.device = Device::cuda()}, 0.0, 1e-3));
-  auto opt = make(kind, p, *preset);
+  auto opt = bench::make_optimizer(kind, p, *preset);
   opt->set_execution(execution);
   opt->step();
   cuda::Event start, stop;
@@ -87,7 +78,7 @@ void BM_Step(benchmark::State& state, Kind kind, const Preset* preset, Execution
     stop.synchronize();
     state.SetIterationTime(static_cast<double>(stop.elapsed_ms(start)) * 1e-3);
   }
-  const std::int64_t bytes = (kind == Kind::SgdMomentum ? 20 : 28) * n;
+  const std::int64_t bytes = bytes_per_element(kind) * n;
   state.SetBytesProcessed(state.iterations() * bytes);
   state.counters["copy_frac"] = benchmark::Counter(static_cast<double>(bytes) / copy_bandwidth(),
                                                    benchmark::Counter::kIsIterationInvariantRate);
@@ -104,12 +95,12 @@ void register_all() {
         if (execution == Execution::Composed) {
           try {
             Tensor probe = zeros({1}).requires_grad_();
-            make(kind, probe, *preset)->set_execution(Execution::Composed);
+            bench::make_optimizer(kind, probe, *preset)->set_execution(Execution::Composed);
           } catch (const Error&) {
             continue;
           }
         }
-        const char* k = kind == Kind::Adam ? "adam" : kind == Kind::Adadelta ? "adadelta" : "sgd_momentum";
+        const char* k = bench::name(kind);
         const std::string name = std::string("optim_") + k + "/" + preset->name + "/" +
                                  (execution == Execution::Fused ? "fused" : "composed") + "/cuda";
         benchmark::RegisterBenchmark(name.c_str(), BM_Step, kind, preset, execution)
