@@ -143,7 +143,11 @@ void Adadelta::update(std::size_t group, const Tensor& param, const Tensor& grad
   const AdadeltaNumerics& n = preset_.adadelta;
   AdadeltaHyper h = hyper_[group];
   h.lr = decayed_lr(preset_.decay_rule, lr, decay_[group], count_for(st) - 1);
-  const kernel::AdadeltaScalars s = adadelta_scalars(n, h);
+  kernel::AdadeltaScalars s = adadelta_scalars(n, h);
+  if (preset_.decay_rule == DecayRule::Keras2Theano && decay_[group] > 0.0) {
+    s.theano_decay = true;
+    s.k = theano_decay_divisor(decay_[group], count_for(st) - 1);
+  }
   AdadeltaElementwise body = n.body, tail = n.tail;
   // No learning rate (optax's None): p ⊕ delta, fused where the preset fuses.
   if (!h.has_lr) {

@@ -173,7 +173,14 @@ void Adam::update(std::size_t group, const Tensor& param, const Tensor& grad, Pa
   }
   const float r1 = running ? static_cast<float>(st.scalars["beta1_power"]) : 0.0f;
   const float r2 = running ? static_cast<float>(st.scalars["beta2_power"]) : 0.0f;
-  const kernel::AdamScalars s = adam_scalars(n, h, t, r1, r2);
+  kernel::AdamScalars s = adam_scalars(n, h, t, r1, r2);
+  if (preset_.decay_rule == DecayRule::Keras2Theano && decay_[group] > 0.0 && n.body.theano_decay_split) {
+    // Note [Theano's graph]: the decay divides inside the element loop.
+    const float k = theano_decay_divisor(decay_[group], count - 1 + n.t_offset);
+    s.theano_decay = true;
+    s.theano_num = s.lr * std::sqrt(s.omp2);
+    s.theano_den = k * s.omp1;
+  }
   if (h.amsgrad && st.tensors.count("vmax") == 0) st.tensors["vmax"] = detail::zeros_like_param(param);
 
   const Tensor g = grad.contiguous();

@@ -59,7 +59,11 @@ enum class StepScope : std::uint8_t { Parameter, Optimizer };
 // Keras 2's `decay`: lr_t = lr ⊗ (1 ⊘ (1 ⊕ decay ⊗ iterations)) in float32
 // (Keras2Float), or the same in double then rounded (InverseTimeDouble: tf.keras
 // OptimizerV2's `decay`). Applied only when the optimizer's decay is > 0.
-enum class DecayRule : std::uint8_t { Keras2Float, InverseTimeDouble };
+// Keras2Theano: Theano's optimizer rewrites lr ⊗ (1 ⊘ k) into a division by
+// k = fma(decay, iterations, 1) (g++ contracts the scalar composite) inside the
+// element loop; the Theano forms (AdamElementwise::theano, AdadeltaDelta::Theano,
+// SgdForm::Keras2Theano) say where that division lands. Note [Theano's graph].
+enum class DecayRule : std::uint8_t { Keras2Float, InverseTimeDouble, Keras2Theano };
 
 // float32 square root.
 enum class SqrtMode : std::uint8_t {
@@ -165,6 +169,10 @@ struct AdamElementwise {
   // Optax form: u = m' ⊘ ((1 ⊖ b1^t) ⊗ den) instead of (m' ⊘ (1 ⊖ b1^t)) ⊘ den, where
   // den = sqrt(v̂) ⊕ eps: XLA's algebraic simplifier rewrites (a / b) / c as a / (b * c).
   bool merge_bias_div = false;
+  // Keras 2 on Theano with decay > 0 (DecayRule::Keras2Theano): Theano's graph is
+  // p ⊖ (((lr ⊗ sqrt(1 ⊖ b2^t)) ⊗ m') ⊘ ((k ⊗ (1 ⊖ b1^t)) ⊗ (eps ⊕ sqrt(v')))).
+  // Without decay its graph is the EpsHat/LrMulRatio form. Note [Theano's graph].
+  bool theano_decay_split = false;
   friend bool operator==(const AdamElementwise&, const AdamElementwise&) = default;
 };
 
@@ -201,6 +209,10 @@ enum class AdadeltaDelta : std::uint8_t {
   DivMul,    // (sd ⊘ sa) ⊗ g                 PyTorch, optax, Flashlight
   RsqrtMul,  // (sd ⊗ rsqrt(E[g^2]' ⊕ eps)) ⊗ g     TF ApplyAdadelta
   MulRsqrt,  // (sd ⊗ g) ⊗ rsqrt(E[g^2]' ⊕ eps)     (x/sqrt(y) rewritten to x*rsqrt(y))
+  Theano,    // Keras 2 on Theano: sa = sqrt((eps ⊕ (r ⊗ a)) ⊕ (C ⊗ (g ⊗ g))) from the parts
+             // of E[g^2]' (Theano merges the additions), delta = (g ⊗ sd) ⊘ sa for E[dx^2],
+             // and the parameter p ⊖ (((lr ⊗ g) ⊗ sd) ⊘ sa), or ⊘ (k ⊗ sa) with decay
+             // (the `param` knob is not read). Needs acc = Ema. Note [Theano's graph].
 };
 
 enum class AdadeltaParam : std::uint8_t {
@@ -249,6 +261,12 @@ enum class SgdForm : std::uint8_t {
   Optax,       // tr = g ⊕ (mu ⊗ tr); Nesterov u = g ⊕ (mu ⊗ tr); p ⊕ (fl(-lr) ⊗ u).   optax
   KerasTorch,  // buf = (buf ⊗ mu) ⊕ (fl(-lr) ⊗ g); Nesterov p ⊕ (fl(-lr) ⊗ g) then
                // p ⊕ (mu ⊗ buf); else p ⊕ buf.                             Keras 3 torch backend
+  Keras2Theano,  // Keras 2.0.4's expressions as Theano fuses them and g++ contracts them
+                 // (Note [Theano's graph]), s = lr ⊗ g, or (lr ⊗ g) ⊘ k with decay:
+                 // momentum v = fma(mu, m, -s) when s is shared (Nesterov, decay), else
+                 // fma(fl(-lr), g, mu ⊗ m); p ⊕ v; Nesterov fma(mu, v, p) ⊖ s.
+                 // No momentum: p ⊖ (g ⊗ lr), or p ⊕ fma(mu, m, -s) with decay. The
+                 // fma_* knobs are not read.
 };
 
 struct SgdElementwise {

@@ -87,38 +87,75 @@ Preset make_paper() {
 }
 
 // ---- Keras 2.0.4 ----
+// Both fitted to traces of the real Keras 2.0.4 (tools/golden/run_keras2.py):
+// Theano 0.9.0 compiled by g++ 12 -O3 -march=native on an x86-64 CPU with FMA,
+// and TensorFlow 2.21's graph mode. Note [Theano's graph].
 Preset make_keras2_theano() {
   Preset p;
   p.name = "keras2_theano";
   p.source =
-      "Keras 2.0.4 keras/optimizers.py + keras/backend/theano_backend.py, Theano 0.9.0 with floatX=float32 "
-      "(ref sec. 3): beta a float32 variable (C_f32), float32 iterations, t = old iterations + 1, "
-      "lr_t = lr*(sqrt(1-b2^t)/(1-b1^t)); rho a Python float (C_dbl); no FMA, no FTZ";
+      "Keras 2.0.4 keras/optimizers.py + keras/backend/theano_backend.py on Theano 0.9.0, floatX=float32, "
+      "CPU (ref sec. 3), fitted bit for bit to the real framework's traces: beta a float32 variable "
+      "(C_f32), float32 iterations, t = old iterations + 1, lr_t = lr*(sqrt(1-b2^t)/(1-b1^t)); rho a "
+      "Python float (C_dbl); Theano's fused loops as g++ -march=native contracts them (FMA), decay "
+      "divided inside the loop; no FTZ";
   p.step_scope = StepScope::Optimizer;
-  p.decay_rule = DecayRule::Keras2Float;
-  p.adam_verified = p.adadelta_verified = p.sgd_verified = V::Emulated;
+  p.decay_rule = DecayRule::Keras2Theano;
+  p.adam_verified = p.adadelta_verified = p.sgd_verified = V::RealTrace;
   p.adam.one_minus = OneMinus::Float;
-  p.adam.beta_power = BetaPower::PowFloat;
+  p.adam.beta_power = BetaPower::PowFloatLibm;
   p.adam.counter = StepCounter::Float32;
   p.adam.alpha = AdamAlpha::LrMulRatio;
-  p.adam.body = eps_hat(AdamM::Ema, AdamV::Ema);
+  p.adam.body = eps_hat(AdamM::EmaFmaCg, AdamV::FmaBv);
+  p.adam.body.theano_decay_split = true;
   p.adadelta.one_minus = OneMinus::Double;
-  p.adadelta.body = adadelta_form(AdadeltaAcc::Ema, AdadeltaDelta::MulDiv);
-  p.sgd.body = sgd_form(SgdForm::Keras2);
+  p.adadelta.body = adadelta_form(AdadeltaAcc::Ema, AdadeltaDelta::Theano);
+  p.adadelta.body.acc_update = AdadeltaAcc::FmaRa;
+  p.sgd.body = sgd_form(SgdForm::Keras2Theano);
   p.adam_defaults = {1e-3, 0.9, 0.999, 1e-8};
   p.adadelta_defaults = {1.0, 0.95, 1e-8};
   p.sgd_defaults = {0.01, 0.0, false};
   return p;
 }
 
-Preset make_keras2_tensorflow() {
+// Theano 1.0.5 prints the same optimized graph but its compiled loops contract
+// the other product of two sums: v' and E[dx^2]' differ from Theano 0.9.0's.
+Preset make_keras2_theano_1_0_5() {
   Preset p = make_keras2_theano();
+  p.name = "keras2_theano_1_0_5";
+  p.source =
+      "Keras 2.0.4 on Theano 1.0.5 (floatX=float32, CPU), fitted bit for bit to the real framework's "
+      "traces: keras2_theano but v' = fma(C2, g*g, b2*v) and E[dx^2]' = fma(C, delta^2, rho*d)";
+  p.adam.body.v = AdamV::FmaCGg;
+  p.adadelta.body.acc_update = AdadeltaAcc::FmaCXx;
+  return p;
+}
+
+Preset make_keras2_tensorflow() {
+  Preset p;
   p.name = "keras2_tensorflow";
   p.source =
-      "Keras 2.0.4 keras/optimizers.py + keras/backend/tensorflow_backend.py, TensorFlow 1.2 (ref sec. 3, "
-      "1.5): the expressions of keras2_theano, each op its own float32 kernel, flush-to-zero on (TF "
-      "threads and ftz=true CUDA kernels), t = old iterations + 1";
-  p.adam.body.ftz = p.adadelta.body.ftz = p.sgd.body.ftz = true;
+      "Keras 2.0.4 keras/optimizers.py + keras/backend/tensorflow_backend.py on TensorFlow 2.21's graph "
+      "mode (tf.compat.v1), CPU, fitted bit for bit to the real framework's traces with Keras' "
+      "iterations increment run after each step (race-free, t = old iterations + 1): the expressions of "
+      "Keras 2, each op its own float32 kernel, flush-to-zero on; Grappler rewrites Adadelta's "
+      "x / sqrt(y) into x * rsqrt(y) (Eigen's rsqrt on 8-wide packets, 1/sqrt on the tail)";
+  p.step_scope = StepScope::Optimizer;
+  p.decay_rule = DecayRule::Keras2Float;
+  p.adam_verified = p.adadelta_verified = p.sgd_verified = V::RealTrace;
+  p.adam.one_minus = OneMinus::Float;
+  p.adam.beta_power = BetaPower::PowFloat;
+  p.adam.counter = StepCounter::Float32;
+  p.adam.alpha = AdamAlpha::LrMulRatio;
+  p.adam.body = eps_hat(AdamM::Ema, AdamV::Ema);
+  p.adam.body.ftz = true;
+  p.adadelta.one_minus = OneMinus::Double;
+  tf_cpu_adadelta(p.adadelta, AdadeltaDelta::MulRsqrt);
+  p.sgd.body = sgd_form(SgdForm::Keras2);
+  p.sgd.body.ftz = true;
+  p.adam_defaults = {1e-3, 0.9, 0.999, 1e-8};
+  p.adadelta_defaults = {1.0, 0.95, 1e-8};
+  p.sgd_defaults = {0.01, 0.0, false};
   return p;
 }
 
@@ -126,7 +163,9 @@ Preset make_keras2_tensorflow_t_ahead() {
   Preset p = make_keras2_tensorflow();
   p.name = "keras2_tensorflow_t_ahead";
   p.source +=
-      "; the read of `iterations` racing ahead of its increment (ref sec. 3.1): t = new iterations + 1";
+      "; the read of `iterations` racing ahead of its increment at every step (ref sec. 3.1): t = new "
+      "iterations + 1 (one outcome of the race, an emulation)";
+  p.adam_verified = V::Emulated;
   p.adam.t_offset = 1;
   p.has_adadelta = p.has_sgd = false;  // no step counter there: identical to keras2_tensorflow
   p.adadelta_verified = p.sgd_verified = V::None;
@@ -396,6 +435,7 @@ Preset make_optax_nojit() {
 
 const Preset paper = make_paper();
 const Preset keras2_theano = make_keras2_theano();
+const Preset keras2_theano_1_0_5 = make_keras2_theano_1_0_5();
 const Preset keras2_tensorflow = make_keras2_tensorflow();
 const Preset keras2_tensorflow_t_ahead = make_keras2_tensorflow_t_ahead();
 const Preset tf_raw = make_tf_raw();
@@ -416,6 +456,7 @@ const Preset flashlight = make_flashlight();
 const std::vector<const Preset*>& all() {
   static const std::vector<const Preset*> list = {&paper,
                                                   &keras2_theano,
+                                                  &keras2_theano_1_0_5,
                                                   &keras2_tensorflow,
                                                   &keras2_tensorflow_t_ahead,
                                                   &tf_raw,

@@ -16,8 +16,9 @@
 namespace parity::optim::presets {
 
 extern const Preset paper;                      // Kingma & Ba Alg. 1; Zeiler Alg. 1
-extern const Preset keras2_theano;              // Keras 2.0.4 + Theano 0.9 (floatX=float32)
-extern const Preset keras2_tensorflow;          // Keras 2.0.4 + TensorFlow 1.2 (t = old iterations + 1)
+extern const Preset keras2_theano;              // Keras 2.0.4 + Theano 0.9.0 (floatX=float32, CPU, g++ FMA)
+extern const Preset keras2_theano_1_0_5;        // Keras 2.0.4 + Theano 1.0.5: other FMA contractions
+extern const Preset keras2_tensorflow;          // Keras 2.0.4 + TensorFlow graph mode (race-free: t = old + 1)
 extern const Preset keras2_tensorflow_t_ahead;  // the same with the iterations race resolved as t = new + 1
 extern const Preset tf_raw;                     // TF raw ApplyAdam/ApplyAdadelta CPU kernels, TF1 beta powers
 extern const Preset keras3_tf;                  // Keras 3, TensorFlow backend (tf.function, no XLA)

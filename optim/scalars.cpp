@@ -102,7 +102,7 @@ double beta_power(BetaPower method, double beta, std::int64_t t, float running) 
 }
 
 double decayed_lr(DecayRule rule, double lr, double decay, std::int64_t iterations) {
-  if (decay == 0.0) return lr;
+  if (decay == 0.0 || rule == DecayRule::Keras2Theano) return lr;
   if (rule == DecayRule::Keras2Float) {
     // lr ⊗ (1 ⊘ (1 ⊕ decay ⊗ iterations)), every value a float32 variable.
     const float it = static_cast<float>(iterations);
@@ -110,6 +110,10 @@ double decayed_lr(DecayRule rule, double lr, double decay, std::int64_t iteratio
     return static_cast<float>(lr) * (1.0f / denom);
   }
   return static_cast<float>(lr / (1.0 + decay * static_cast<double>(iterations)));
+}
+
+float theano_decay_divisor(double decay, std::int64_t iterations) {
+  return std::fma(static_cast<float>(decay), static_cast<float>(iterations), 1.0f);
 }
 
 kernel::AdamScalars adam_scalars(const AdamNumerics& n, const AdamHyper& h, std::int64_t t, float running1,

@@ -26,8 +26,14 @@ std::int64_t saturate(StepCounter counter, std::int64_t count);
 // exactly in the double.
 double beta_power(BetaPower method, double beta, std::int64_t t, float running);
 
-// Keras 2's decay: lr_t for `iterations` completed steps (DecayRule).
+// Keras 2's decay: lr_t for `iterations` completed steps (DecayRule). Under
+// Keras2Theano the learning rate is not decayed on the host (returned as is):
+// the element loop divides by theano_decay_divisor instead.
 double decayed_lr(DecayRule rule, double lr, double decay, std::int64_t iterations);
+
+// Keras2Theano: k = fma(fl(decay), fl(iterations), 1) in float32, the scalar
+// composite 1 + decay * iterations as g++ contracts it (Note [Theano's graph]).
+float theano_decay_divisor(double decay, std::int64_t iterations);
 
 struct AdamHyper {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;

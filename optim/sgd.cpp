@@ -9,7 +9,8 @@ namespace parity::optim {
 namespace {
 
 bool fma_site(const SgdElementwise& k, bool l2_used) {
-  return k.fma_buf || k.fma_nest || k.fma_param || (l2_used && k.l2 == L2Form::Fma);
+  return k.fma_buf || k.fma_nest || k.fma_param || k.form == SgdForm::Keras2Theano ||
+         (l2_used && k.l2 == L2Form::Fma);
 }
 
 SgdHyper resolve(const SgdOptions& o, const Preset& preset) {
@@ -121,7 +122,11 @@ void SGD::update(std::size_t group, const Tensor& param, const Tensor& grad, Par
     st.tensors["momentum"] = detail::zeros_like_param(param);
     first = true;
   }
-  const kernel::SgdScalars s = sgd_scalars(h, first);
+  kernel::SgdScalars s = sgd_scalars(h, first);
+  if (preset_.decay_rule == DecayRule::Keras2Theano && decay_[group] > 0.0) {
+    s.theano_decay = true;
+    s.k = theano_decay_divisor(decay_[group], count_for(st) - 1);
+  }
 
   const Tensor g = grad.contiguous();
   const detail::Writable p(param);

@@ -71,10 +71,15 @@ struct AdamScalars {
   float decay_factor = 0;            // TorchMul: fl(1 - lr·wd)
   float wd_lr = 0;                   // FlashlightSub: fl(wd) ⊗ fl(lr)
   bool amsgrad = false;
+  bool theano_decay = false;         // theano_decay_split with decay > 0: the two factors below
+  float theano_num = 0;              //   fl(lr) ⊗ sqrt(1 ⊖ b2^t)
+  float theano_den = 0;              //   k ⊗ (1 ⊖ b1^t)
 };
 
 struct AdadeltaScalars {
   float rho = 0, c = 0, eps = 0, lr = 0, neg_lr = 0;
+  bool theano_decay = false;  // DecayRule::Keras2Theano with decay > 0: divide by k
+  float k = 1;                // fma(decay, iterations, 1)
   bool l2 = false;         // coupled weight decay (g ⊕ wd ⊗ p, or fma)
   bool decoupled = false;  // Flashlight: p ⊖ (wd ⊗ p), no lr
   float wd = 0;
@@ -88,6 +93,8 @@ struct SgdScalars {
   float one_minus_dampening = 1;
   bool l2 = false;
   float wd = 0;
+  bool theano_decay = false;  // Keras2Theano with decay > 0: s = (lr ⊗ g) ⊘ k
+  float k = 1;
 };
 
 // ---- arithmetic policies ----
@@ -209,6 +216,25 @@ struct Ftz {
 
 // ---- Adam ----
 
+// Note [Theano's graph]
+// Keras 2.0.4 on Theano does not run Keras' expressions as written: Theano's
+// optimizer rewrites the graph, fuses elementwise chains into Composite loops
+// and compiles them with g++ -O3 -march=native, whose default
+// -ffp-contract=fast turns a product feeding an addition into an FMA
+// (theano.printing.debugprint of the update function shows the composites;
+// tools/golden/keras2/README.md). Fitted bit for bit to Theano 0.9.0's traces:
+//   Adam      m' = fma(C1, g, b1 ⊗ m), v' = fma(b2, v, C2 ⊗ (g ⊗ g)); with decay the
+//             step size splits: ((lr ⊗ sqrt(1 ⊖ p2)) ⊗ m') ⊘ ((k ⊗ (1 ⊖ p1)) ⊗ (eps ⊕ sqrt(v')));
+//             beta^t by glibc's powf.
+//   Adadelta  rho ⊗ a and C ⊗ g^2 are nodes of their own (no FMA), and sqrt(E[g^2]' + eps)
+//             is computed from them as (eps ⊕ ra) ⊕ cg; E[dx^2]' = fma(rho, d, C ⊗ delta^2).
+//   SGD       the product that g++ fuses is the one inside the composite: lr ⊗ g when it is
+//             used once, mu ⊗ m when lr ⊗ g is a node shared by two composites (Nesterov)
+//             or a quotient (decay).
+//   decay     1 ⊘ (1 + decay·it) becomes a division by k = fma(decay, it, 1) in the loop.
+// These depend on the compiler (contraction) and on glibc (powf): they hold for
+// g++ 12 on x86-64 with FMA, where they were recorded.
+
 template <class A>
 PARITY_OPTIM_INLINE void adam_element(const AdamElementwise& k, const AdamScalars& s, typename A::V& p,
                                       typename A::V g, typename A::V& m, typename A::V& v,
@@ -293,7 +319,9 @@ PARITY_OPTIM_INLINE void adam_element(const AdamElementwise& k, const AdamScalar
   switch (k.form) {
     case AdamForm::EpsHat: {
       const V den = A::add(A::sqrt(vv), s.eps);
-      if (k.param == AdamParam::FmaNeg) {
+      if (s.theano_decay) {
+        p = A::sub(p, A::div(A::mul(s.theano_num, m), A::mul(s.theano_den, den)));
+      } else if (k.param == AdamParam::FmaNeg) {
         p = A::fma(s.neg_alpha, A::div(m, den), p);
       } else {
         p = A::sub(p, A::div(A::mul(s.alpha, m), den));
@@ -374,6 +402,7 @@ PARITY_OPTIM_INLINE DeltaParts<A> adadelta_delta(const AdadeltaElementwise& k, c
   const typename A::V sd = A::sqrt(A::add(d, s.eps));
   switch (k.delta) {
     case AdadeltaDelta::MulDiv:
+    case AdadeltaDelta::Theano:  // handled whole in adadelta_element; here its plain form
       return {A::mul(g, sd), A::sqrt(A::add(a, s.eps)), false};
     case AdadeltaDelta::DivMul:
       return {A::div(sd, A::sqrt(A::add(a, s.eps))), g, true};
@@ -396,6 +425,19 @@ PARITY_OPTIM_INLINE void adadelta_element(const AdadeltaElementwise& k, const Ad
   d = A::load(d);
   if (s.l2) g = k.l2 == L2Form::Fma ? A::fma(p, s.wd, g) : A::add(g, A::mul(s.wd, p));
   if (s.decoupled) p = A::sub(p, A::mul(s.wd, p));
+  if (k.delta == AdadeltaDelta::Theano) {
+    // Note [Theano's graph]: E[g^2]' = ra ⊕ cg, sa from the parts.
+    const V ra = A::mul(s.rho, a);
+    const V cg = A::mul(s.c, A::mul(g, g));
+    a = A::add(ra, cg);
+    const V sd = A::sqrt(A::add(s.eps, d));
+    const V sa = A::sqrt(A::add(A::add(s.eps, ra), cg));
+    const V delta = A::div(A::mul(g, sd), sa);
+    const V num = A::mul(A::mul(s.lr, g), sd);
+    p = A::sub(p, A::div(num, s.theano_decay ? A::mul(s.k, sa) : sa));
+    d = adadelta_acc<A>(k.acc_update, s, d, delta);
+    return;
+  }
   const V a_old = a;
   a = adadelta_acc<A>(k.acc, s, a, g);
   DeltaParts<A> parts = adadelta_delta<A>(k, s, d, g, k.old_accumulator ? a_old : a);
@@ -431,6 +473,22 @@ PARITY_OPTIM_INLINE void sgd_element(const SgdElementwise& k, const SgdScalars& 
   g = A::load(g);
   if (s.momentum && !s.first) buf = A::load(buf);
   if (s.l2) g = k.l2 == L2Form::Fma ? A::fma(p, s.wd, g) : A::add(g, A::mul(s.wd, p));
+  if (k.form == SgdForm::Keras2Theano) {
+    // Note [Theano's graph]: which product g++ fuses depends on whether s = lr ⊗ g
+    // is a node of its own (shared by two expressions) or inside the composite.
+    const bool shared = s.nesterov || s.theano_decay;
+    const V lg = A::mul(s.lr, g);
+    const V step = s.theano_decay ? A::div(lg, s.k) : lg;
+    if (!s.momentum) {
+      // Keras keeps m = v even at momentum 0; p ⊕ fma(0, m, -s) is p ⊖ s but for
+      // the sign of a zero step when p = -0.
+      p = s.theano_decay ? A::sub(p, step) : A::sub(p, A::mul(g, s.lr));
+      return;
+    }
+    buf = shared ? A::fma(s.mu, buf, A::neg(step)) : A::fma(s.neg_lr, g, A::mul(s.mu, buf));
+    p = s.nesterov ? A::sub(A::fma(s.mu, buf, p), step) : A::add(p, buf);
+    return;
+  }
   if (!s.momentum) {
     switch (k.form) {
       case SgdForm::Torch:
@@ -442,6 +500,7 @@ PARITY_OPTIM_INLINE void sgd_element(const SgdElementwise& k, const SgdScalars& 
         break;
       case SgdForm::Keras:
       case SgdForm::Keras2:
+      case SgdForm::Keras2Theano:  // returned above
         p = k.fma_param ? A::fma(g, s.neg_lr, p) : A::sub(p, A::mul(g, s.lr));
         break;
     }
@@ -449,7 +508,8 @@ PARITY_OPTIM_INLINE void sgd_element(const SgdElementwise& k, const SgdScalars& 
   }
   switch (k.form) {
     case SgdForm::Keras:
-    case SgdForm::Keras2: {
+    case SgdForm::Keras2:
+    case SgdForm::Keras2Theano: {  // returned above
       const V gl = A::mul(g, s.lr);
       buf = k.fma_buf ? A::fma(buf, s.mu, A::neg(gl)) : A::sub(A::mul(buf, s.mu), gl);
       if (!s.nesterov) {

@@ -115,6 +115,7 @@ inline std::vector<Trace> traces() {
   if (!manifest().contains("traces")) return out;
   for (const auto& e : manifest().at("traces")) {
     if (e.at("status") != "ok") continue;
+    if (!e.value("replay", true)) continue;  // a raced run: no preset stands for it
     Trace t;
     t.id = e.at("id").get<std::string>();
     t.preset = e.at("preset").get<std::string>();
@@ -150,6 +151,7 @@ inline std::unique_ptr<Optimizer> make_optimizer(const Trace& t, const Preset& p
     o.beta1 = hparam(t, "beta1");
     o.beta2 = hparam(t, "beta2");
     o.eps = hparam(t, "eps");
+    o.decay = hparam(t, "decay").value_or(0.0);
     return std::make_unique<Adam>(params, o, preset);
   }
   if (t.optimizer == "adadelta") {
@@ -157,12 +159,14 @@ inline std::unique_ptr<Optimizer> make_optimizer(const Trace& t, const Preset& p
     o.lr = hparam(t, "lr");  // none: the preset's default (optax: no learning rate)
     o.rho = hparam(t, "rho");
     o.eps = hparam(t, "eps");
+    o.decay = hparam(t, "decay").value_or(0.0);
     return std::make_unique<Adadelta>(params, o, preset);
   }
   SgdOptions o;
   o.lr = hparam(t, "lr");
   o.momentum = hparam(t, "momentum");
   o.nesterov = hparam(t, "nesterov").value_or(0.0) != 0.0;
+  o.decay = hparam(t, "decay").value_or(0.0);
   return std::make_unique<SGD>(params, o, preset);
 }
 

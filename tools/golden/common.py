@@ -169,6 +169,10 @@ SHARED = {
     "sgd_nesterov": dict(lr=0.03, momentum=0.9, nesterov=True),
 }
 
+# Keras 2's `decay` (lr / (1 + decay * iterations)), on the defaults otherwise.
+DECAY = {"adam": 1e-2, "adadelta": 1e-2, "sgd": 1e-2}
+DECAY_FAMILIES = ("keras2",)
+
 # family -> optimizer -> (hparams, note)
 DEFAULTS = {
     "pytorch": {
@@ -234,7 +238,8 @@ PRESET_FAMILY = {
     "pytorch_1_13": "pytorch_1_13", "pytorch_1_13_foreach": "pytorch_1_13",
     "optax": "optax", "optax_nojit": "optax",
     "keras2_theano": "keras2", "keras2_tensorflow": "keras2",
-    "keras2_tensorflow_t_ahead": "keras2",
+    "keras2_tensorflow_t_ahead": "keras2", "keras2_tensorflow_raced": "keras2",
+    "keras2_theano_1_0_5": "keras2",
     "lasagne": "lasagne", "flashlight": "flashlight", "paper": "paper",
 }
 
@@ -250,6 +255,10 @@ def hp_sets(preset, optimizer):
         # Adam/Adadelta/SGD shared set applies where the framework has the optimizer
         if optimizer in ("sgd_momentum", "sgd_nesterov") or optimizer in DEFAULTS.get(fam, {}):
             out.append(("shared", dict(SHARED[optimizer]), "shared non-default set"))
+    if fam in DECAY_FAMILIES and optimizer in DECAY:
+        hp, _note = DEFAULTS[fam][optimizer]
+        out.append(("decay", dict(hp, decay=DECAY[optimizer]),
+                    "the defaults with decay=%g" % DECAY[optimizer]))
     return out
 
 

@@ -26,6 +26,16 @@ from common import CHECKPOINTS, OUT, TENSORS  # noqa: E402
 HERE = common.HERE
 VENV_PY = sys.executable
 DEBIAN_PY = "/usr/bin/python3"
+# Keras 2.0.4's two environments (tools/golden/keras2/setup.sh makes them).
+KERAS2_VENVS = os.environ.get("KERAS2_VENVS", os.path.join(HERE, "keras2"))
+THEANO_PY = os.path.join(KERAS2_VENVS, ".venv-theano", "bin", "python")
+THEANO_105_PY = os.path.join(KERAS2_VENVS, ".venv-theano-1.0.5", "bin", "python")
+KERAS2_TF_PY = os.path.join(KERAS2_VENVS, ".venv-tf", "bin", "python")
+# Theano compiles its fused loops with g++ -O3 -march=native; a fresh compile
+# directory per run keeps an old cache (another Theano, another CPU) out.
+THEANO_ENV = {"KERAS_BACKEND": "theano",
+              "THEANO_FLAGS": "floatX=float32,device=cpu,blas.ldflags=-lopenblas,"
+                              "base_compiledir=%s" % os.path.join(tempfile.gettempdir(), "parity-theano")}
 
 OPTIMIZERS = ["adam", "adadelta", "sgd", "sgd_momentum", "sgd_nesterov"]
 
@@ -43,6 +53,12 @@ GROUPS = {
     "keras3_torch": (VENV_PY, "run_keras3.py", {"KERAS_BACKEND": "torch"},
                      ["keras3_torch"], OPTIMIZERS, []),
     "optax": (VENV_PY, "run_optax.py", {}, ["optax", "optax_nojit"], OPTIMIZERS, ["optax_nojit"]),
+    "keras2_theano": (THEANO_PY, "run_keras2.py", THEANO_ENV, ["keras2_theano"], OPTIMIZERS, []),
+    "keras2_theano_1_0_5": (THEANO_105_PY, "run_keras2.py", THEANO_ENV, ["keras2_theano_1_0_5"],
+                            OPTIMIZERS, []),
+    "keras2_tf": (KERAS2_TF_PY, "run_keras2.py", {"KERAS_BACKEND": "tensorflow"},
+                  ["keras2_tensorflow", "keras2_tensorflow_raced"], OPTIMIZERS,
+                  ["keras2_tensorflow_raced"]),
     "emulated": (None, None, {}, list(numerics.EMULATED), OPTIMIZERS, []),
 }
 
@@ -62,8 +78,13 @@ PRESET_DOC = {
     "pytorch_1_13_foreach": "torch.optim of PyTorch 1.13.1 (Debian python3-torch), foreach=True",
     "optax": "optax, one jax.jit'ed step (update + apply_updates) on XLA:CPU",
     "optax_nojit": "optax under jax.disable_jit(), op by op (diagnostic)",
-    "keras2_theano": "EMULATED Keras 2.0.4 + Theano 0.9 (floatX=float32), no FMA, no FTZ",
-    "keras2_tensorflow": "EMULATED Keras 2.0.4 + TF 1.2: op by op float32, FTZ/DAZ, t = old+1",
+    "keras2_theano": "Keras 2.0.4 on Theano 0.9.0 (floatX=float32, CPU), Keras' own update "
+                     "function, one call per step",
+    "keras2_theano_1_0_5": "Keras 2.0.4 on Theano 1.0.5 (floatX=float32, CPU), as keras2_theano",
+    "keras2_tensorflow": "Keras 2.0.4 on TensorFlow 2.21 graph mode (tf.compat.v1), Keras' own "
+                         "update ops, its iterations increment run after each step (race-free)",
+    "keras2_tensorflow_raced": "Keras 2.0.4 on TensorFlow 2.21 graph mode, Keras' update list as "
+                               "it is: the iterations read races its increment (diagnostic)",
     "keras2_tensorflow_t_ahead": "EMULATED Keras 2.0.4 + TF 1.2 with the iterations race "
                                  "resolved as t = new+1",
     "lasagne": "EMULATED lasagne.updates (master), Theano floatX=float32",
@@ -175,8 +196,11 @@ def manifest_entry(res):
         "hparams_note": res.get("hparams_note", ""),
         "dtype": "float32",
     }
+    if preset.endswith("_raced"):
+        # Not a preset: the race's outcome differs run to run (issue 11 searches it).
+        e["replay"] = False
     for key in ("reason", "framework", "call", "state_names", "emulation_knobs", "counter_note",
-                "aux"):
+                "aux", "reproducible", "run_to_run_max_ulp"):
         if key in res:
             e[key] = res[key]
     if res["status"] == "ok":

@@ -559,24 +559,7 @@ def sgd(init, grads, hp, k, want=("m", "p")):
 # reference doc.  Used by make_traces.py to write the "emulated" traces.
 # ------------------------------------------------------------------------------------
 EMULATED = {
-    # Keras 2.0.4 on Theano 0.9 (reference sec. 3.1-3.3): op order as written, float32
-    # constants (floatX=float32), t = old iterations + 1, no FTZ, no contraction.
-    "keras2_theano": {
-        "adam": dict(ftz=False, one_minus="f32", pow="powf", t_offset=0, m="ema", v="ema",
-                     form="hat", alpha="lr_mul_ratio", p="sub_am"),
-        "adadelta": dict(ftz=False, one_minus="dbl", acc="ema", delta="keras2", p="sub"),
-        "sgd": dict(ftz=False, form="keras2"),
-        "ref": "sec. 3.1, 3.2, 3.3 (Keras 2.0.4 optimizers.py + theano_backend.py)",
-    },
-    # Keras 2.0.4 on TensorFlow 1.2: same expressions, each op its own float32 kernel,
-    # FTZ/DAZ on (TF threads), t = old iterations + 1.
-    "keras2_tensorflow": {
-        "adam": dict(ftz=True, one_minus="f32", pow="powf", t_offset=0, m="ema", v="ema",
-                     form="hat", alpha="lr_mul_ratio", p="sub_am"),
-        "adadelta": dict(ftz=True, one_minus="dbl", acc="ema", delta="keras2", p="sub"),
-        "sgd": dict(ftz=True, form="keras2"),
-        "ref": "sec. 3.1, 3.2, 3.3, 1.5 (FTZ)",
-    },
+    # Keras 2.0.4 on Theano and on TensorFlow: real traces now (run_keras2.py).
     # ... with the racy read of `iterations` resolved as 'new+1' (t one ahead).
     "keras2_tensorflow_t_ahead": {
         "adam": dict(ftz=True, one_minus="f32", pow="powf", t_offset=1, m="ema", v="ema",
