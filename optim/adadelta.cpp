@@ -18,7 +18,8 @@ bool fma_site(const AdadeltaElementwise& k, bool l2_used) {
 
 bool uses_estimate(const AdadeltaElementwise& k) {
   const bool rsqrt = k.delta == AdadeltaDelta::RsqrtMul || k.delta == AdadeltaDelta::MulRsqrt;
-  return rsqrt && (k.rsqrt == RsqrtMode::EigenAvx || k.rsqrt == RsqrtMode::EigenAvxFma);
+  return rsqrt && (k.rsqrt == RsqrtMode::EigenAvx || k.rsqrt == RsqrtMode::EigenAvxFma ||
+                   k.rsqrt == RsqrtMode::XlaTwoStep || k.rsqrt == RsqrtMode::XlaCpu);
 }
 
 AdadeltaHyper resolve(const AdadeltaOptions& o, const Preset& preset) {
@@ -47,17 +48,35 @@ void check(const AdadeltaHyper& h, double decay) {
 
 bool has_fma_site(const AdadeltaElementwise& k) { return fma_site(k, true); }
 
+// Note [XLA's rsqrt]: RsqrtMode::XlaCpu becomes the form XLA:CPU compiles on
+// this CPU, and the preset's source says which.
+void resolve_cpu_forms(Preset& p) {
+  bool resolved = false;
+  for (AdadeltaElementwise* k : {&p.adadelta.body, &p.adadelta.tail}) {
+    if (k->rsqrt != RsqrtMode::XlaCpu) continue;
+    k->rsqrt = kernel::avx512f_available() ? RsqrtMode::XlaTwoStep : RsqrtMode::EigenAvxFma;
+    resolved = true;
+  }
+  if (resolved) {
+    p.source += p.adadelta.body.rsqrt == RsqrtMode::XlaTwoStep
+                    ? "; rsqrt on this CPU (AVX-512F): XLA's estimate + two fma Newton steps"
+                    : "; rsqrt on this CPU (no AVX-512F): the estimate + one fma Newton step";
+  }
+}
+
 void validate(const AdadeltaNumerics& n, const char* name) {
   PARITY_CHECK(n.vec_width >= 0, "Adadelta: preset '", name, "': negative vec_width ", n.vec_width);
 }
 
 Adadelta::Adadelta(std::vector<Tensor> params, AdadeltaOptions options, const Preset& preset)
     : Optimizer("Adadelta", preset) {
+  resolve_cpu_forms(preset_);
   validate(preset_.adadelta, preset_.name.c_str());
   add_param_group(std::move(params), options);
 }
 
 Adadelta::Adadelta(std::vector<AdadeltaGroup> groups, const Preset& preset) : Optimizer("Adadelta", preset) {
+  resolve_cpu_forms(preset_);
   validate(preset_.adadelta, preset_.name.c_str());
   PARITY_CHECK(!groups.empty(), "Adadelta: no parameter groups");
   for (AdadeltaGroup& g : groups) add_param_group(std::move(g.params), g.options);

@@ -164,7 +164,9 @@ void Adam::update(std::size_t group, const Tensor& param, const Tensor& grad, Pa
   const AdamNumerics& n = preset_.adam;
   AdamHyper h = hyper_[group];
   const std::int64_t count = count_for(st);
-  h.lr = decayed_lr(preset_.decay_rule, lr, decay_[group], count - 1 + n.t_offset);
+  // Keras 2's decay reads the same counter as t (`iterations`), so it stops where t does.
+  const std::int64_t iterations = saturate(n.counter, count - 1 + n.t_offset);
+  h.lr = decayed_lr(preset_.decay_rule, lr, decay_[group], iterations);
   const std::int64_t t = saturate(n.counter, count + n.t_offset);
   const bool running = n.beta_power == BetaPower::RunningFloat;
   if (running && st.scalars.count("beta1_power") == 0) {
@@ -176,7 +178,7 @@ void Adam::update(std::size_t group, const Tensor& param, const Tensor& grad, Pa
   kernel::AdamScalars s = adam_scalars(n, h, t, r1, r2);
   if (preset_.decay_rule == DecayRule::Keras2Theano && decay_[group] > 0.0 && n.body.theano_decay_split) {
     // Note [Theano's graph]: the decay divides inside the element loop.
-    const float k = theano_decay_divisor(decay_[group], count - 1 + n.t_offset);
+    const float k = theano_decay_divisor(decay_[group], iterations);
     s.theano_decay = true;
     s.theano_num = s.lr * std::sqrt(s.omp2);
     s.theano_den = k * s.omp1;

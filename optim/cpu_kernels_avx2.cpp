@@ -31,6 +31,14 @@ bool avx2_available() {
   return false;
 #endif
 }
+bool avx512f_available() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool available = __builtin_cpu_supports("avx512f");
+  return available;
+#else
+  return false;
+#endif
+}
 }  // namespace parity::optim::kernel
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -120,6 +128,19 @@ struct F8Arith {
           inv = _mm256_add_ps(_mm256_mul_ps(half_r, h), approx);
         }
         return {_mm256_blendv_ps(inv, approx, _mm256_cmp_ps(inv, inv, _CMP_UNORD_Q))};
+      }
+      case RsqrtMode::XlaTwoStep:
+      case RsqrtMode::XlaCpu: {  // Note [XLA's rsqrt]
+        const __m256 approx = _mm256_rsqrt_ps(x.v);
+        __m256 y = approx;
+        for (int step = 0; step < 2; ++step) {
+          const __m256 r2 = _mm256_mul_ps(x.v, y);
+          const __m256 half_r = _mm256_mul_ps(y, _mm256_set1_ps(-0.5f));
+          y = _mm256_fmadd_ps(half_r, _mm256_fmadd_ps(r2, y, _mm256_set1_ps(-1.0f)), y);
+        }
+        const __m256 use_approx = _mm256_or_ps(_mm256_cmp_ps(x.v, _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ),
+                                               _mm256_cmp_ps(x.v, _mm256_set1_ps(__builtin_inff()), _CMP_EQ_OQ));
+        return {_mm256_blendv_ps(y, approx, use_approx)};
       }
     }
     return x;

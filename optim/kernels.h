@@ -63,6 +63,7 @@ bool adadelta_avx2(const AdadeltaLaunch& launch, const AdadeltaElementwise& k, s
                    std::int64_t end);
 bool sgd_avx2(const SgdLaunch& launch, const SgdElementwise& k, std::int64_t begin, std::int64_t end);
 bool avx2_available();
+bool avx512f_available();  // selects XLA's CPU forms (RsqrtMode::XlaCpu)
 
 }  // namespace parity::optim::kernel
 

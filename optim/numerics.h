@@ -77,7 +77,13 @@ enum class RsqrtMode : std::uint8_t {
   EigenAvx,     // Eigen's AVX prsqrt: hardware rsqrtps + one Newton step with mul/add
                 // (TF pip wheels). The approximation is the CPU's own: reproducible on
                 // the same CPU family only, and not available on CUDA.
-  EigenAvxFma,  // the same Newton step with two fmas (XLA:CPU)
+  EigenAvxFma,  // the same Newton step with two fmas (XLA:CPU, fitted on an AVX2-only AMD Zen 3)
+  XlaTwoStep,   // XLA:CPU's rsqrt intrinsic (xla/codegen/math/rsqrt.cc): the estimate and two
+                // such fma Newton steps; the estimate itself where x < FLT_MIN or x = inf
+                // (fitted on an AVX-512 Intel Xeon)
+  XlaCpu,       // chosen when the optimizer is made, from this CPU's features: XlaTwoStep with
+                // AVX-512F, else EigenAvxFma (what the traces of the two CPU kinds show;
+                // Note [XLA's rsqrt]). The optimizer's preset() shows the resolved form.
 };
 
 // ---- Adam ----
@@ -290,6 +296,8 @@ struct SgdNumerics {
 // How a preset was checked (docs/NUMERICS.md).
 enum class Verification : std::uint8_t {
   RealTrace,  // bit-exact against traces recorded from the real framework (tests/data/golden)
+  RealTraceBounded,  // against real traces: bit-exact up to the framework's own routine that is
+                     // not correctly rounded (PyTorch wheels' MKL sqrt), within a stated ulp bound
   Emulated,   // bit-exact against a NumPy float32 emulation of the framework's documented op
               // sequence (the framework cannot be installed here)
   None,       // no trace: built from the reference alone

@@ -281,7 +281,7 @@ Preset make_keras3_jax() {
   p.adam.body.m = AdamM::DeltaFma;
   p.adam.body.v = AdamV::DeltaFma2;
   p.adadelta.body = adadelta_form(AdadeltaAcc::FmaRa, AdadeltaDelta::MulRsqrt, AdadeltaParam::Fma);
-  p.adadelta.body.rsqrt = RsqrtMode::EigenAvxFma;
+  p.adadelta.body.rsqrt = RsqrtMode::XlaCpu;  // Note [XLA's rsqrt]
   p.adadelta.body.ftz = true;
   p.adadelta.vec_width = 0;
   p.sgd.body = sgd_form(SgdForm::Keras, true, true, true);
@@ -307,7 +307,10 @@ Preset make_keras3_torch() {
       "(ref sec. 4.5): torch._foreach_* ops";
   p.adam.counter = StepCounter::Int32Saturating;  // iterations is int32 on the torch backend
   p.adam.body = eps_hat(AdamM::EmaFmaCg, AdamV::FmaCGg);
-  p.adadelta.body = adadelta_form(AdadeltaAcc::FmaCXx, AdadeltaDelta::MulDiv);
+  p.adam_verified = p.adadelta_verified = V::RealTraceBounded;  // the wheel's MKL sqrt
+  // Keras' variable.assign_add(lr * delta) is torch's add_(alpha): an fma on AVX2
+  // (the emulation fit: p ← fma(-Δ, lr, p), no alternative).
+  p.adadelta.body = adadelta_form(AdadeltaAcc::FmaCXx, AdadeltaDelta::MulDiv, AdadeltaParam::Fma);
   p.adadelta.vec_width = 0;
   p.sgd.body = sgd_form(SgdForm::KerasTorch, true, true, true);  // add(alpha) is an fma on AVX2; no FTZ
   return p;
@@ -320,7 +323,8 @@ Preset make_pytorch() {
   p.source =
       "torch 2.15 torch/optim/{adam,adadelta,sgd}.py, single-tensor path (foreach=False), ATen CPU "
       "kernels with AVX2 (ref sec. 5, 15): C_dbl, bias corrections in double, float32 step counter";
-  p.adam_verified = p.adadelta_verified = p.sgd_verified = V::RealTrace;
+  p.adam_verified = p.adadelta_verified = V::RealTraceBounded;  // the wheel's MKL sqrt
+  p.sgd_verified = V::RealTrace;
   p.adam.one_minus = OneMinus::Double;
   p.adam.beta_power = BetaPower::PowDouble;
   p.adam.counter = StepCounter::Float32;
@@ -350,6 +354,7 @@ Preset make_pytorch_fused() {
       "torch 2.15 torch/optim, fused=True: aten/src/ATen/native/cpu/FusedAdamKernel.cpp, "
       "FusedSGDKernel.cpp (ref sec. 5.4); Adadelta has no fused kernel";
   p.has_adadelta = false;
+  p.adam_verified = V::RealTrace;  // the fused kernel's own sqrt is correctly rounded: bit-exact
   p.adadelta_verified = V::None;
   // Vector body: Vectorized<float> ops (GCC contracts the nesterov and parameter mul+add);
   // scalar tail of each tensor (n % 8 elements): GCC contracts every a*b + c, and the
@@ -370,6 +375,7 @@ Preset make_pytorch_1_13() {
       "torch 1.13.1 (Debian python3-torch) torch/optim, single-tensor path, ATen CPU kernels with AVX2 "
       "(ref sec. 5.1, 15): m.mul_(b1).add_(g, alpha=1-b1)";
   p.adam.body.m = AdamM::EmaFmaCg;
+  p.adam_verified = p.adadelta_verified = V::RealTrace;  // Debian's build has no MKL: bit-exact
   return p;
 }
 
@@ -402,7 +408,7 @@ Preset make_optax() {
   p.adadelta.one_minus = OneMinus::Double;
   p.adadelta.body = adadelta_form(AdadeltaAcc::FmaCXx, AdadeltaDelta::RsqrtMul, AdadeltaParam::Fma);
   p.adadelta.body.acc_update = AdadeltaAcc::FmaRa;
-  p.adadelta.body.rsqrt = RsqrtMode::EigenAvxFma;
+  p.adadelta.body.rsqrt = RsqrtMode::XlaCpu;  // Note [XLA's rsqrt]
   p.adadelta.body.ftz = true;
   p.sgd.body = sgd_form(SgdForm::Optax, true, true, true);
   p.sgd.body.ftz = true;

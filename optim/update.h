@@ -131,6 +131,9 @@ struct ScalarArith {
       case RsqrtMode::EigenAvx:
       case RsqrtMode::EigenAvxFma:
         return eigen_rsqrt(x, mode == RsqrtMode::EigenAvxFma);
+      case RsqrtMode::XlaTwoStep:
+      case RsqrtMode::XlaCpu:  // resolved by the optimizer; two steps if it ever gets here
+        return xla_rsqrt(x);
     }
     return x;
   }
@@ -153,6 +156,33 @@ struct ScalarArith {
     return inv != inv ? approx : inv;
 #else
     (void)with_fma;
+    return rn::div(x - x, 0.0f);  // NaN; unreachable: the optimizers refuse this mode here
+#endif
+  }
+
+  // Note [XLA's rsqrt]
+  // XLA:CPU (jaxlib 0.10.2) lowers rsqrt through its own intrinsic,
+  // xla/codegen/math/rsqrt.cc: the hardware estimate (rsqrtss / rsqrtps), two
+  // Newton steps y' = fma(-0.5·y, fma(x·y, y, -1), y), and the estimate itself
+  // where x < FLT_MIN or x = inf. The object code of a jitted optax.adadelta step
+  // on an AVX-512 Intel Xeon shows exactly that (XLA_FLAGS=--xla_dump_to, objdump),
+  // and its traces replay bit for bit with it. The traces recorded on an AVX2-only
+  // AMD Zen 3 with the same jaxlib replay bit for bit with ONE such step
+  // (EigenAvxFma), which XLA's source does not explain; RsqrtMode::XlaCpu picks by
+  // AVX-512F, the one difference between the two machines that XLA's code could
+  // see. On an AVX2-only Intel CPU the choice is unverified: both forms are named
+  // (EigenAvxFma, XlaTwoStep). docs/NUMERICS.md, "Traces per CPU kind".
+  static PARITY_INLINE float xla_rsqrt(float x) {
+#if PARITY_OPTIM_HAVE_SSE
+    const float approx = _mm_cvtss_f32(_mm_rsqrt_ss(_mm_set_ss(x)));
+    float y = approx;
+    for (int step = 0; step < 2; ++step) {
+      const float r2 = rn::mul(x, y);
+      const float half_r = rn::mul(y, -0.5f);
+      y = rn::fma(half_r, rn::fma(r2, y, -1.0f), y);
+    }
+    return (x < kFloatMinNormal || x == __builtin_inff()) ? approx : y;
+#else
     return rn::div(x - x, 0.0f);  // NaN; unreachable: the optimizers refuse this mode here
 #endif
   }

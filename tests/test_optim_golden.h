@@ -26,13 +26,13 @@
 
 namespace parity::optim::golden {
 
-// The x86 rsqrt estimate (rsqrtps/rsqrtss) is the CPU's own table: AMD and Intel
-// (and CPU generations) differ. The traces of the presets that use it
-// (RsqrtMode::EigenAvx*: TF's and XLA's rsqrt on the CPU) were recorded on an
-// AMD EPYC (Zen 3); this fingerprint of the estimate over 16384 inputs tells
-// whether this CPU computes the same one.
-inline constexpr std::uint64_t kTraceMachineRsqrtFingerprint = 0x9053d2399d5d4c57ull;
-
+// Traces per CPU kind (tests/data/golden/cpu/<set>/, manifest "cpu_sets"). The
+// x86 rsqrt estimate (rsqrtps/rsqrtss) is each CPU's own table (AMD and Intel and
+// their generations differ), and XLA:CPU compiles for the ISA it finds: the
+// Adadelta traces of the presets that use TF's or XLA's rsqrt depend on the CPU
+// that recorded them. A set is named <vendor>-<isa>-<first 32 bits of the
+// fingerprint below> by tools/golden/common.py cpu_facts(), which computes the
+// same FNV-1a hash of Eigen's AVX rsqrt over 16384 inputs.
 inline std::uint64_t rsqrt_fingerprint() {
   std::uint64_t h = 1469598103934665603ull;
   for (int e = -2; e <= 1; ++e) {
@@ -47,16 +47,33 @@ inline std::uint64_t rsqrt_fingerprint() {
   return h;
 }
 
-inline bool same_rsqrt_estimate_as_trace_machine() {
-  static const bool same = rsqrt_fingerprint() == kTraceMachineRsqrtFingerprint;
-  return same;
+// This CPU's trace-set name, as tools/golden/common.py cpu_facts() names it.
+inline std::string cpu_set_here() {
+  static const std::string name = [] {
+    std::string vendor = "other", isa = "sse";
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();
+    if (__builtin_cpu_is("intel")) vendor = "intel";
+    if (__builtin_cpu_is("amd")) vendor = "amd";
+    if (__builtin_cpu_supports("avx512f"))
+      isa = "avx512";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+      isa = "avx2";
+#endif
+    std::ostringstream out;
+    out << vendor << "-" << isa << "-" << std::hex << std::setw(8) << std::setfill('0')
+        << (rsqrt_fingerprint() >> 32);
+    return out.str();
+  }();
+  return name;
 }
 
 inline bool uses_rsqrt_estimate(const Preset& p, const std::string& optimizer) {
   if (optimizer != "adadelta") return false;
   const auto est = [](const AdadeltaElementwise& k) {
     return (k.delta == AdadeltaDelta::RsqrtMul || k.delta == AdadeltaDelta::MulRsqrt) &&
-           (k.rsqrt == RsqrtMode::EigenAvx || k.rsqrt == RsqrtMode::EigenAvxFma);
+           (k.rsqrt == RsqrtMode::EigenAvx || k.rsqrt == RsqrtMode::EigenAvxFma ||
+            k.rsqrt == RsqrtMode::XlaTwoStep || k.rsqrt == RsqrtMode::XlaCpu);
   };
   return est(p.adadelta.body) || (p.adadelta.vec_width > 0 && est(p.adadelta.tail));
 }
@@ -104,11 +121,25 @@ inline const Preset& preset_for(const std::string& trace_preset) {
 
 struct Trace {
   std::string id, preset, optimizer, hpset, kind;
+  std::string cpu_set;  // "" for a CPU-independent trace
   nlohmann::json entry;
+  // The trace was recorded on another kind of CPU than this one: only the
+  // quantities that do not depend on the CPU (estimate_free) can be compared.
+  bool other_cpu() const { return !cpu_set.empty() && cpu_set != cpu_set_here(); }
 };
 
+// The quantities of a CPU-dependent Adadelta trace that no rsqrt estimate
+// reaches: E[g^2] is computed before the estimate is used.
+inline const std::vector<std::string>& estimate_free_quantities() {
+  static const std::vector<std::string> q = {"accum_grad"};
+  return q;
+}
+
 // GoogleTest prints a parameter with this (found by argument-dependent lookup).
-inline void PrintTo(const Trace& t, std::ostream* out) { *out << t.id; }
+inline void PrintTo(const Trace& t, std::ostream* out) {
+  *out << t.id;
+  if (!t.cpu_set.empty()) *out << " @" << t.cpu_set;
+}
 
 inline std::vector<Trace> traces() {
   std::vector<Trace> out;
@@ -122,6 +153,7 @@ inline std::vector<Trace> traces() {
     t.optimizer = e.at("optimizer").get<std::string>();
     t.hpset = e.at("hpset").get<std::string>();
     t.kind = e.at("kind").get<std::string>();
+    t.cpu_set = e.value("cpu_set", std::string());
     t.entry = e;
     out.push_back(std::move(t));
   }
@@ -223,10 +255,21 @@ struct ReplayResult {
   std::string first_failure;  // "" when bit-exact
   struct Quantity {
     std::int64_t max_ulp = 0;
+    std::vector<std::int64_t> max_ulp_at;  // per checkpoint (manifest "checkpoints")
     std::string first_failure;
   };
-  std::map<std::string, Quantity> quantities;
+  std::map<std::string, Quantity> quantities;  // every quantity compared
+  std::set<std::string> missing;               // in the trace, absent from Parity's state
 };
+
+// The quantities a trace records (the keys of its "files"), restricted to `only`.
+inline std::vector<std::string> trace_quantities(const Trace& t, const std::vector<std::string>& only = {}) {
+  std::vector<std::string> out;
+  for (auto it = t.entry.at("files").begin(); it != t.entry.at("files").end(); ++it) {
+    if (only.empty() || std::find(only.begin(), only.end(), it.key()) != only.end()) out.push_back(it.key());
+  }
+  return out;
+}
 
 // Replays trace `t` with `preset`: every step of the trace's 1000, comparing the
 // parameters and the state with the trace at each checkpoint.
@@ -262,9 +305,13 @@ inline ReplayResult replay(const Trace& t, const Preset& preset, Device device =
           const auto& tensors = sd.groups[0].params[i].tensors;
           const auto found = tensors.find(state_key(quantity));
           if (found == tensors.end()) {
+            // Not compared is a failure, never a pass (the test checks every
+            // quantity of the manifest appears in r.quantities).
+            const std::string why = "no state '" + quantity + "' in Parity's optimizer";
+            r.missing.insert(quantity);
+            if (r.ok) r.first_failure = why;
             r.ok = false;
-            r.first_failure = "no state '" + quantity + "' in Parity's optimizer";
-            return r;
+            continue;
           }
           got = found->second;
         }
@@ -272,6 +319,8 @@ inline ReplayResult replay(const Trace& t, const Preset& preset, Device device =
         r.max_ulp = std::max(r.max_ulp, m.max_ulp);
         ReplayResult::Quantity& q = r.quantities[quantity];
         q.max_ulp = std::max(q.max_ulp, m.max_ulp);
+        q.max_ulp_at.resize(checkpoints.size(), 0);
+        q.max_ulp_at[static_cast<std::size_t>(row)] = std::max(q.max_ulp_at[static_cast<std::size_t>(row)], m.max_ulp);
         if (m.count > 0 && q.first_failure.empty()) {
           std::ostringstream out;
           out << quantity << "_" << name << "[" << m.first << "] after step " << step << ": Parity "

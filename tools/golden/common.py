@@ -262,7 +262,75 @@ def hp_sets(preset, optimizer):
     return out
 
 
+# ------------------------------------------------------------------------------------
+# Traces per CPU kind.  The x86 rsqrt estimate (rsqrtps) is each CPU's own table, and
+# XLA:CPU compiles for the ISA it finds (AVX2 or AVX-512): the Adadelta traces of the
+# presets that use TF's or XLA's rsqrt depend on the CPU that recorded them.  They are
+# kept in one set per CPU kind, tests/data/golden/cpu/<set>/; everything else is
+# CPU-independent and recorded once.
+# ------------------------------------------------------------------------------------
+CPU_DEPENDENT = {
+    ("tf_raw", "adadelta"), ("keras3_tf", "adadelta"), ("keras3_tf_eager", "adadelta"),
+    ("keras3_jax", "adadelta"), ("keras3_jax_eager", "adadelta"), ("optax", "adadelta"),
+    ("optax_nojit", "adadelta"), ("keras2_tensorflow", "adadelta"),
+    ("keras2_tensorflow_raced", "adadelta"),
+}
+
+
+def is_cpu_dependent(preset, optimizer):
+    return (preset, optimizer) in CPU_DEPENDENT
+
+
+def rsqrt_fingerprint():
+    """FNV-1a over Eigen's AVX rsqrt (rsqrtps + one Newton step) of 16384 inputs in
+    [0.25, 4): the same hash as tests/test_optim_golden.h rsqrt_fingerprint()."""
+    import numerics
+    xs = np.array([np.ldexp(np.float32(1.0 + k / 4096.0), e) for e in range(-2, 2)
+                   for k in range(4096)], dtype=np.float32)
+    r = numerics.eigen_rsqrt(xs).view(np.uint32)
+    h = 1469598103934665603
+    for u in r.tolist():
+        h = ((h ^ u) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def cpu_facts():
+    """The CPU facts that change a trace: vendor, family/model, ISA, rsqrt estimate."""
+    info = {}
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if ":" in line:
+                k, v = [x.strip() for x in line.split(":", 1)]
+                info.setdefault(k, v)
+            if not line.strip():
+                break
+    flags = set(info.get("flags", "").split())
+    vendor = {"GenuineIntel": "intel", "AuthenticAMD": "amd"}.get(info.get("vendor_id"), "other")
+    isa = "avx512" if "avx512f" in flags else ("avx2" if "avx2" in flags and "fma" in flags else "sse")
+    fp = rsqrt_fingerprint()
+    return {
+        "set": "%s-%s-%08x" % (vendor, isa, fp >> 32),
+        "vendor": info.get("vendor_id"), "cpu_family": info.get("cpu family"),
+        "model": info.get("model"), "model_name": info.get("model name"),
+        "isa": isa, "avx2": "avx2" in flags, "fma": "fma" in flags,
+        "avx512": sorted(f for f in flags if f.startswith("avx512")),
+        "rsqrt_fingerprint": "0x%016x" % fp,
+    }
+
+
+_CPU_SET = None
+
+
+def cpu_set():
+    global _CPU_SET
+    if _CPU_SET is None:
+        _CPU_SET = os.environ.get("GOLDEN_CPU_SET") or cpu_facts()["set"]
+    return _CPU_SET
+
+
 def trace_dir(preset, optimizer, hpset):
+    if is_cpu_dependent(preset, optimizer):
+        return os.path.join(OUT, "cpu", cpu_set(), preset, optimizer, hpset)
     return os.path.join(OUT, preset, optimizer, hpset)
 
 

@@ -181,6 +181,11 @@ def emulate(job, inputs):
                 emulation_knobs=k, call="tools/golden/numerics.py %s(..., knobs)" % opt)
 
 
+def entry_key(t):
+    """A trace is one (id, CPU set) pair: CPU-dependent ids repeat once per CPU kind."""
+    return (t["id"], t.get("cpu_set", ""))
+
+
 def manifest_entry(res):
     preset = res["preset"]
     e = {
@@ -196,6 +201,8 @@ def manifest_entry(res):
         "hparams_note": res.get("hparams_note", ""),
         "dtype": "float32",
     }
+    if common.is_cpu_dependent(preset, res["optimizer"]):
+        e["cpu_set"] = common.cpu_set()
     if preset.endswith("_raced"):
         # Not a preset: the race's outcome differs run to run (issue 11 searches it).
         e["replay"] = False
@@ -226,17 +233,24 @@ def main():
         assert np.array_equal(inputs[name][1].view(np.uint32), grads.view(np.uint32))
 
     manifest_path = os.path.join(OUT, "manifest.json")
-    old = {}
-    if os.path.exists(manifest_path) and set(groups) != set(GROUPS):
+    old, cpu_sets = {}, {}
+    if os.path.exists(manifest_path):
         with open(manifest_path) as f:
-            old = {t["id"]: t for t in json.load(f)["traces"]}
+            prev = json.load(f)
+        cpu_sets = prev.get("cpu_sets", {})
+        # Another CPU kind's traces are kept whatever is regenerated here.
+        old = {entry_key(t): t for t in prev["traces"]
+               if set(groups) != set(GROUPS) or t.get("cpu_set", common.cpu_set()) != common.cpu_set()}
+    facts = common.cpu_facts()
+    cpu_sets[common.cpu_set()] = dict(facts, set=common.cpu_set())
 
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for g in groups:
             presets, opts = GROUPS[g][3], GROUPS[g][4]
-            for p in presets:  # clear stale files of regenerated presets
+            for p in presets:  # clear stale files of regenerated presets (this CPU's set only)
                 shutil.rmtree(os.path.join(OUT, p), ignore_errors=True)
+                shutil.rmtree(os.path.join(OUT, "cpu", common.cpu_set(), p), ignore_errors=True)
             jobs = jobs_for(presets, opts)
             if g == "emulated":
                 for j in jobs:
@@ -245,14 +259,15 @@ def main():
             else:
                 results.extend(run_subprocess(g, jobs, tmp))
 
-    entries = {t["id"]: t for t in old.values()}
+    entries = dict(old)
     for r in results:
         e = manifest_entry(r)
-        entries[e["id"]] = e
+        entries[entry_key(e)] = e
     order = [p for g in GROUPS for p in GROUPS[g][3]]
     traces = sorted(entries.values(),
                     key=lambda t: (order.index(t["preset"]) if t["preset"] in order else 99,
-                                   OPTIMIZERS.index(t["optimizer"]), t["hpset"]))
+                                   OPTIMIZERS.index(t["optimizer"]), t["hpset"],
+                                   t.get("cpu_set", "")))
     manifest = {
         "format": "parity-golden-optim/1",
         "generated_by": "tools/golden/make_traces.py",
@@ -270,6 +285,8 @@ def main():
                      "grad_class": "inputs/class_%s.npy" % n} for n, s in TENSORS],
         "grad_classes": {str(k): v for k, v in common.CLASSES.items()},
         "presets": PRESET_DOC,
+        "cpu_sets": cpu_sets,
+        "cpu_dependent": sorted("%s/%s" % k for k in common.CPU_DEPENDENT),
         "traces": traces,
     }
     common.write_json(manifest_path, manifest)

@@ -17,7 +17,7 @@ def framework_info():
     info = {"name": "torch", "version": torch.__version__,
             "python": platform.python_version(), "numpy": np.__version__,
             "num_threads": torch.get_num_threads(),
-            "torch_file": torch.__file__}
+            }
     if torch.__file__.startswith("/usr/lib/python3/"):
         import subprocess
         try:

@@ -98,7 +98,9 @@ def framework_info(K):
     else:
         import theano
         info["theano"] = theano.__version__
-        info["THEANO_FLAGS"] = os.environ.get("THEANO_FLAGS", "")
+        # Not base_compiledir: a path of the recording machine.
+        info["THEANO_FLAGS"] = ",".join(f for f in os.environ.get("THEANO_FLAGS", "").split(",")
+                                        if not f.startswith("base_compiledir="))
         info["cxxflags"] = theano.config.gcc.cxxflags
-        info["cxx"] = theano.config.cxx
+        info["cxx"] = os.path.basename(theano.config.cxx)
     return info
