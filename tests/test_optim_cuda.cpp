@@ -1,9 +1,12 @@
 // The optimizers on CUDA (skipped, with a message, where there is no GPU):
 //
-// - every golden trace replayed on the GPU, with the same expectations as on the
-//   CPU (tests/test_optim_golden.cpp): the fused CUDA kernel runs the same
+// - every golden trace replayed on the GPU: the fused CUDA kernel runs the same
 //   functor with the same rounded operations (__fadd_rn, __fmul_rn, __fmaf_rn,
-//   ..., --fmad=false), so it must give the CPU's bits;
+//   ..., --fmad=false), so it must give the CPU's bits. The traces replayed
+//   bit-exactly on the CPU (tests/test_optim_golden.cpp) must be bit-exact on
+//   the GPU too; the bounded ones (MKL's sqrt) are replayed on both devices in
+//   lockstep and the GPU's parameters and state must be the CPU's, bit for bit,
+//   after every step;
 // - CPU vs CUDA bit for bit for every preset, strict mode, on data with zeros,
 //   subnormals and values whose square overflows, fused and composed;
 // - a parameter and a gradient on different devices are refused.
@@ -34,6 +37,56 @@ bool bit_exact_on_cpu(const golden::Trace& t) {
   return !mkl;
 }
 
+// Replays trace `t` on the CPU and on `device` (the GPU) in lockstep (the
+// trace's gradients, all its steps) and requires the device's parameters, state
+// tensors and state scalars to be the CPU's, bit for bit, after every step.
+void expect_device_bits_equal_cpu_bits(const golden::Trace& t, const Preset& preset, Device device) {
+  const std::vector<Tensor> pc = golden::fresh_params(Device::cpu()), pg = golden::fresh_params(device);
+  const std::unique_ptr<Optimizer> oc = golden::make_optimizer(t, preset, pc);
+  const std::unique_ptr<Optimizer> og = golden::make_optimizer(t, preset, pg);
+  std::vector<Tensor> gc, gg;
+  for (const golden::TensorSpec& s : golden::inputs()) {
+    gc.push_back(s.grads);
+    gg.push_back(s.grads.to(device));
+  }
+  const auto steps = golden::manifest().at("steps").get<std::int64_t>();
+  ASSERT_GT(steps, 0);
+  const auto expect_same = [&](const Tensor& gpu, const Tensor& cpu, const std::string& what,
+                               std::int64_t step) {
+    const golden::Mismatch m =
+        golden::compare_bits(gpu.to(Device::cpu()).to_vector<float>(), cpu.to_vector<float>());
+    if (m.count == 0) return true;
+    ADD_FAILURE() << t.id << ": " << what << " after step " << step << ": " << m.count
+                  << " elements differ; first [" << m.first << "] CUDA " << golden::hex(m.got) << ", CPU "
+                  << golden::hex(m.want) << " (" << m.max_ulp << " ulp at most)";
+    return false;
+  };
+  for (std::int64_t step = 1; step <= steps; ++step) {
+    for (std::size_t i = 0; i < pc.size(); ++i) {
+      pc[i].set_grad(gc[i].select(0, step - 1));
+      pg[i].set_grad(gg[i].select(0, step - 1));
+    }
+    oc->step();
+    og->step();
+    const StateDict sc = oc->state_dict(), sg = og->state_dict();
+    bool same = true;
+    for (std::size_t i = 0; i < pc.size(); ++i) {
+      const std::string name = golden::inputs()[i].name;
+      same = expect_same(pg[i], pc[i], "param_" + name, step) && same;
+      const StateDict::Param &cpu = sc.groups.at(0).params.at(i), &gpu = sg.groups.at(0).params.at(i);
+      ASSERT_EQ(gpu.tensors.size(), cpu.tensors.size()) << t.id << ": state tensors of " << name;
+      for (const auto& [key, want] : cpu.tensors) {
+        const auto got = gpu.tensors.find(key);
+        ASSERT_NE(got, gpu.tensors.end()) << t.id << ": no state '" << key << "' on CUDA";
+        same = expect_same(got->second, want, key + "_" + name, step) && same;
+      }
+      EXPECT_EQ(gpu.scalars, cpu.scalars) << t.id << ": state scalars of " << name << " after step " << step;
+      same = same && gpu.scalars == cpu.scalars;
+    }
+    if (!same) return;  // the first differing step is the informative one
+  }
+}
+
 class GoldenReplayCuda : public testing::TestWithParam<golden::Trace> {};
 
 TEST_P(GoldenReplayCuda, SameBitsAsTheCpu) {
@@ -46,18 +99,18 @@ TEST_P(GoldenReplayCuda, SameBitsAsTheCpu) {
         << "the x86 rsqrt estimate must be refused on CUDA";
     return;
   }
-  const golden::ReplayResult gpu = golden::replay(t, preset, Device::cuda());
   if (bit_exact_on_cpu(t)) {
+    const golden::ReplayResult gpu = golden::replay(t, preset, Device::cuda());
     EXPECT_TRUE(gpu.ok) << t.id << " on CUDA: " << gpu.first_failure << "; largest distance " << gpu.max_ulp
                         << " ulp";
   } else {
-    const golden::ReplayResult cpu = golden::replay(t, preset, Device::cpu());
-    EXPECT_EQ(gpu.max_ulp, cpu.max_ulp) << t.id << ": CUDA and CPU depart from the trace differently";
+    // Bounded on the CPU (MKL's sqrt): the GPU must still compute the CPU's bits.
+    expect_device_bits_equal_cpu_bits(t, preset, Device::cuda());
   }
 }
 
 std::string trace_name(const testing::TestParamInfo<golden::Trace>& info) {
-  std::string n = info.param.id;
+  std::string n = info.param.id + (info.param.cpu_set.empty() ? "" : "_" + info.param.cpu_set);
   for (char& c : n) {
     if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
   }
@@ -81,6 +134,15 @@ Tensor extreme_grad(const Shape& shape, std::uint64_t seed) {
 TEST(OptimCuda, CpuAndCudaAgreeBitForBitForEveryPreset) {
   SKIP_WITHOUT_GPU();
   const Shape shape{3, 1001};  // not a multiple of 8 or of a warp
+  int compared_fused = 0, compared_composed = 0;
+  const auto accepts = [](Optimizer& opt, Execution execution) {
+    try {
+      opt.set_execution(execution);
+      return true;
+    } catch (const Error&) {
+      return false;
+    }
+  };
   for (const Preset* preset : presets::all()) {
     for (const char* kind : {"adam", "adadelta", "sgd", "sgd_momentum", "sgd_nesterov"}) {
       const std::string k = kind;
@@ -107,12 +169,17 @@ TEST(OptimCuda, CpuAndCudaAgreeBitForBitForEveryPreset) {
           oc = std::make_unique<SGD>(std::vector<Tensor>{pc}, o, *preset);
           og = std::make_unique<SGD>(std::vector<Tensor>{pg}, o, *preset);
         }
-        try {
-          oc->set_execution(execution);
-          og->set_execution(execution);
-        } catch (const Error&) {
-          continue;
+        const bool fused = execution == Execution::Fused;
+        const char* mode = fused ? "fused" : "composed";
+        const bool cpu_accepts = accepts(*oc, execution), gpu_accepts = accepts(*og, execution);
+        ASSERT_EQ(gpu_accepts, cpu_accepts) << preset->name << " " << k << " " << mode
+                                            << ": CUDA and the CPU must accept the same execution modes";
+        if (fused) {
+          ASSERT_TRUE(cpu_accepts) << preset->name << " " << k << ": fused mode runs every preset";
+        } else if (!cpu_accepts) {
+          continue;  // an FMA site: no separate tensor ops compute it (Note [Fused and composed])
         }
+        ++(fused ? compared_fused : compared_composed);
         for (int step = 1; step <= 20; ++step) {
           const Tensor g = extreme_grad(shape, 100 + static_cast<std::uint64_t>(step));
           pc.set_grad(g);
@@ -121,14 +188,17 @@ TEST(OptimCuda, CpuAndCudaAgreeBitForBitForEveryPreset) {
           og->step();
           const golden::Mismatch m =
               golden::compare_bits(pg.to(Device::cpu()).to_vector<float>(), pc.to_vector<float>());
-          ASSERT_EQ(m.count, 0) << preset->name << " " << k
-                                << (execution == Execution::Fused ? " fused" : " composed") << " step "
-                                << step << ": element " << m.first << " CUDA " << golden::hex(m.got)
-                                << " CPU " << golden::hex(m.want);
+          ASSERT_EQ(m.count, 0) << preset->name << " " << k << " " << mode << " step " << step << ": element "
+                                << m.first << " CUDA " << golden::hex(m.got) << " CPU "
+                                << golden::hex(m.want);
         }
       }
     }
   }
+  // As on the CPU (Optim.FusedAndComposedAgreeBitForBitWithoutFmaSites): composed
+  // mode covers the presets that round every op to float32.
+  EXPECT_GE(compared_composed, 25) << "composed-mode comparisons; fused: " << compared_fused;
+  EXPECT_GT(compared_fused, compared_composed);
 }
 
 TEST(OptimCuda, ParameterAndGradientOnDifferentDevicesAreRefused) {

@@ -6,7 +6,9 @@
 #include <parity/parity.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -213,13 +215,114 @@ TEST(TrainPermutation, DeterministicPerSeedAndATruePermutation) {
   EXPECT_PARITY_ERROR(train::permutation(-1, 0), {"permutation", "-1"});
 }
 
-// The order is pinned: integer arithmetic over Philox, the same on every
-// machine (checked against an independent Python Philox4x32-10 that
-// reproduces Random123's known-answer vector); a change here changes every
-// shuffled run.
-TEST(TrainPermutation, PinnedOrder) {
-  EXPECT_EQ(train::permutation(10, 0), (std::vector<std::int64_t>{6, 7, 3, 4, 9, 1, 0, 2, 5, 8}));
-  EXPECT_EQ(train::permutation(10, 1234, 3), (std::vector<std::int64_t>{2, 8, 9, 4, 6, 1, 5, 0, 3, 7}));
+// An independent permutation, written from Note [Shuffling from a seed]
+// (train/batches.h) and the algorithms it names, sharing no code with Parity:
+//  - Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3",
+//    SC'11; Random123): counter (c0, c1, c2, c3), key (k0, k1); a round maps
+//    (c0, c1, c2, c3) to (hi(M1 c2) ^ c1 ^ k0, lo(M1 c2), hi(M0 c0) ^ c3 ^ k1,
+//    lo(M0 c0)), the key advancing by the Weyl constants between rounds;
+//    checked here against Random123's known-answer vectors;
+//  - the permutation's word stream: block b is Philox of counter
+//    (lo b, hi b, lo stream, hi stream) under key (lo seed, hi seed), and its
+//    64-bit words are (w1 << 32 | w0), then (w3 << 32 | w2);
+//  - a draw uniform in [0, range): Lemire's multiply-and-reject ("Fast Random
+//    Integer Generation in an Interval", 2019): the high 64 bits of word * range,
+//    rejecting words whose low 64 bits fall below 2^64 mod range;
+//  - Fisher-Yates (Durstenfeld): for i = n-1 down to 1, swap p[i] and p[j], j
+//    uniform in [0, i].
+namespace {
+namespace reference_shuffle {
+
+using Block = std::array<std::uint32_t, 4>;
+
+Block philox4x32_10(Block c, std::uint32_t k0, std::uint32_t k1) {
+  constexpr std::uint64_t kM0 = 0xD2511F53, kM1 = 0xCD9E8D57;
+  constexpr std::uint32_t kW0 = 0x9E3779B9, kW1 = 0xBB67AE85;
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      k0 += kW0;
+      k1 += kW1;
+    }
+    const std::uint64_t p0 = kM0 * c[0], p1 = kM1 * c[2];
+    c = {static_cast<std::uint32_t>(p1 >> 32) ^ c[1] ^ k0, static_cast<std::uint32_t>(p1),
+         static_cast<std::uint32_t>(p0 >> 32) ^ c[3] ^ k1, static_cast<std::uint32_t>(p0)};
+  }
+  return c;
+}
+
+std::vector<std::int64_t> permutation(std::int64_t n, std::uint64_t seed, std::uint64_t stream) {
+  std::vector<std::uint64_t> words;  // drawn on demand, in order
+  std::uint64_t block = 0;
+  std::size_t next = 0;
+  const auto word = [&]() {
+    if (next == words.size()) {
+      const Block w =
+          philox4x32_10({static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32),
+                         static_cast<std::uint32_t>(stream), static_cast<std::uint32_t>(stream >> 32)},
+                        static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
+      ++block;
+      words.push_back((std::uint64_t{w[1]} << 32) | w[0]);
+      words.push_back((std::uint64_t{w[3]} << 32) | w[2]);
+    }
+    return words[next++];
+  };
+  const auto below = [&](std::uint64_t range) {
+    const std::uint64_t threshold = (std::numeric_limits<std::uint64_t>::max() - range + 1) % range;
+    for (;;) {
+      const unsigned __int128 m = static_cast<unsigned __int128>(word()) * range;
+      if (static_cast<std::uint64_t>(m) >= threshold) return static_cast<std::uint64_t>(m >> 64);
+    }
+  };
+  std::vector<std::int64_t> p(static_cast<std::size_t>(n));
+  std::iota(p.begin(), p.end(), std::int64_t{0});
+  for (std::int64_t i = n - 1; i > 0; --i) {
+    const auto j = static_cast<std::size_t>(below(static_cast<std::uint64_t>(i) + 1));
+    std::swap(p[static_cast<std::size_t>(i)], p[j]);
+  }
+  return p;
+}
+
+}  // namespace reference_shuffle
+}  // namespace
+
+// Random123 1.14 tests/kat_vectors, "philox4x32 10": the reference's Philox is the real one.
+TEST(TrainPermutation, ReferencePhiloxMatchesRandom123KnownAnswers) {
+  struct Kat {
+    reference_shuffle::Block ctr;
+    std::uint32_t k0, k1;
+    reference_shuffle::Block out;
+  };
+  const Kat kats[] = {
+      {{0, 0, 0, 0}, 0, 0, {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
+      {{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+       0xffffffff,
+       0xffffffff,
+       {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
+      {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344},
+       0xa4093822,
+       0x299f31d0,
+       {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
+  };
+  for (const Kat& k : kats) EXPECT_EQ(reference_shuffle::philox4x32_10(k.ctr, k.k0, k.k1), k.out);
+}
+
+// The documented algorithm, written out above, gives Parity's order for random
+// seeds, streams (epochs) and sizes, 64-bit seeds and streams whose high words
+// matter included: a change of the shuffle changes every shuffled run, so it
+// must be a change of the documented algorithm.
+TEST(TrainPermutation, FollowsTheDocumentedAlgorithm) {
+  TestRng rng;
+  for (std::int64_t n : {0, 1, 2, 3, 10, 257, 1000}) {
+    EXPECT_EQ(train::permutation(n, 0), reference_shuffle::permutation(n, 0, 0)) << n;
+  }
+  for (int trial = 0; trial < 50; ++trial) {
+    const std::int64_t n = rng.integer(0, 3000);
+    const auto seed = static_cast<std::uint64_t>(rng.engine()());
+    const auto stream = trial % 2 == 0 ? static_cast<std::uint64_t>(rng.integer(0, 100))
+                                       : static_cast<std::uint64_t>(rng.engine()());
+    EXPECT_EQ(train::permutation(n, seed, stream), reference_shuffle::permutation(n, seed, stream))
+        << "n " << n << " seed " << seed << " stream " << stream;
+  }
 }
 
 // Each of the 24 orders of 4 items about equally often (24000 streams: 1000

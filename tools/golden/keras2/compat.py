@@ -8,6 +8,7 @@ import collections
 import collections.abc
 import inspect
 import os
+import platform
 import sys
 import types
 
@@ -104,3 +105,11 @@ def framework_info(K):
         info["cxxflags"] = theano.config.gcc.cxxflags
         info["cxx"] = os.path.basename(theano.config.cxx)
     return info
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()
