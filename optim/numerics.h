@@ -217,8 +217,9 @@ enum class AdadeltaDelta : std::uint8_t {
   MulRsqrt,  // (sd ⊗ g) ⊗ rsqrt(E[g^2]' ⊕ eps)     (x/sqrt(y) rewritten to x*rsqrt(y))
   Theano,    // Keras 2 on Theano: sa = sqrt((eps ⊕ (r ⊗ a)) ⊕ (C ⊗ (g ⊗ g))) from the parts
              // of E[g^2]' (Theano merges the additions), delta = (g ⊗ sd) ⊘ sa for E[dx^2],
-             // and the parameter p ⊖ (((lr ⊗ g) ⊗ sd) ⊘ sa), or ⊘ (k ⊗ sa) with decay
-             // (the `param` knob is not read). Needs acc = Ema. Note [Theano's graph].
+             // and the parameter p ⊖ (((lr ⊗ g) ⊗ sd) ⊘ sa), or ⊘ (k ⊗ sa) with decay, when
+             // lr is a Theano variable (Keras); with param = Fma, fma(fl(-lr), delta, p):
+             // lr a constant, delta its own node (Lasagne). Needs acc = Ema. Note [Theano's graph].
 };
 
 enum class AdadeltaParam : std::uint8_t {

@@ -194,6 +194,31 @@ Preset make_lasagne() {
   return p;
 }
 
+// The Lasagne that PyPI installs (0.1), run for real on Theano 0.9.0: its rules as
+// Theano fuses and g++ contracts them (Note [Theano's graph]), as in keras2_theano.
+Preset make_lasagne_0_1() {
+  Preset p;
+  p.name = "lasagne_0_1";
+  p.source =
+      "Lasagne 0.1 (PyPI) lasagne/updates.py on Theano 0.9.0, floatX=float32, CPU, fitted bit for bit to "
+      "the real framework's traces: beta and rho Python floats (C_dbl), t_prev a floatX shared variable, "
+      "a_t = (lr*sqrt(1-b2^t))/(1-b1^t) with glibc's powf; Theano's fused loops as g++ contracts them";
+  p.has_sgd = false;
+  p.step_scope = StepScope::Optimizer;
+  p.adam_verified = p.adadelta_verified = V::RealTrace;
+  p.adam.one_minus = OneMinus::Double;
+  p.adam.beta_power = BetaPower::PowFloatLibm;
+  p.adam.counter = StepCounter::Float32;
+  p.adam.alpha = AdamAlpha::LrSqrtDiv;
+  p.adam.body = eps_hat(AdamM::EmaFmaCg, AdamV::FmaBv);
+  p.adadelta.one_minus = OneMinus::Double;
+  p.adadelta.body = adadelta_form(AdadeltaAcc::Ema, AdadeltaDelta::Theano, AdadeltaParam::Fma);
+  p.adadelta.body.acc_update = AdadeltaAcc::FmaRa;
+  p.adam_defaults = {1e-3, 0.9, 0.999, 1e-8};
+  p.adadelta_defaults = {1.0, 0.95, 1e-6};
+  return p;
+}
+
 Preset make_flashlight() {
   Preset p;
   p.name = "flashlight";
@@ -457,6 +482,7 @@ const Preset pytorch_1_13_foreach = make_pytorch_1_13_foreach();
 const Preset optax = make_optax();
 const Preset optax_nojit = make_optax_nojit();
 const Preset lasagne = make_lasagne();
+const Preset lasagne_0_1 = make_lasagne_0_1();
 const Preset flashlight = make_flashlight();
 
 const std::vector<const Preset*>& all() {
@@ -478,6 +504,7 @@ const std::vector<const Preset*>& all() {
                                                   &optax,
                                                   &optax_nojit,
                                                   &lasagne,
+                                                  &lasagne_0_1,
                                                   &flashlight};
   return list;
 }

@@ -33,6 +33,7 @@ extern const Preset pytorch_1_13_foreach;       // the same, foreach=True
 extern const Preset optax;                      // optax under jax.jit (XLA:CPU)
 extern const Preset optax_nojit;                // optax op by op (jax.disable_jit)
 extern const Preset lasagne;                    // lasagne.updates (master), Theano floatX=float32
+extern const Preset lasagne_0_1;                // Lasagne 0.1 (PyPI) on Theano 0.9.0, real traces
 extern const Preset flashlight;                 // flashlight fl::AdamOptimizer / AdadeltaOptimizer
 
 // Every named preset, in the order above.

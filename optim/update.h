@@ -463,8 +463,12 @@ PARITY_OPTIM_INLINE void adadelta_element(const AdadeltaElementwise& k, const Ad
     const V sd = A::sqrt(A::add(s.eps, d));
     const V sa = A::sqrt(A::add(A::add(s.eps, ra), cg));
     const V delta = A::div(A::mul(g, sd), sa);
-    const V num = A::mul(A::mul(s.lr, g), sd);
-    p = A::sub(p, A::div(num, s.theano_decay ? A::mul(s.k, sa) : sa));
+    if (k.param == AdadeltaParam::Fma) {
+      p = A::fma(s.neg_lr, delta, p);  // lr a constant (Lasagne): delta is a node of its own
+    } else {
+      const V num = A::mul(A::mul(s.lr, g), sd);  // lr a variable (Keras): merged into the product
+      p = A::sub(p, A::div(num, s.theano_decay ? A::mul(s.k, sa) : sa));
+    }
     d = adadelta_acc<A>(k.acc_update, s, d, delta);
     return;
   }

@@ -239,7 +239,7 @@ PRESET_FAMILY = {
     "optax": "optax", "optax_nojit": "optax",
     "keras2_theano": "keras2", "keras2_tensorflow": "keras2",
     "keras2_tensorflow_t_ahead": "keras2", "keras2_tensorflow_raced": "keras2",
-    "keras2_theano_1_0_5": "keras2",
+    "keras2_theano_1_0_5": "keras2", "lasagne_0_1": "lasagne",
     "lasagne": "lasagne", "flashlight": "flashlight", "paper": "paper",
 }
 

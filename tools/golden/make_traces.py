@@ -56,6 +56,7 @@ GROUPS = {
     "keras2_theano": (THEANO_PY, "run_keras2.py", THEANO_ENV, ["keras2_theano"], OPTIMIZERS, []),
     "keras2_theano_1_0_5": (THEANO_105_PY, "run_keras2.py", THEANO_ENV, ["keras2_theano_1_0_5"],
                             OPTIMIZERS, []),
+    "lasagne": (THEANO_PY, "run_lasagne.py", THEANO_ENV, ["lasagne_0_1"], ["adam", "adadelta"], []),
     "keras2_tf": (KERAS2_TF_PY, "run_keras2.py", {"KERAS_BACKEND": "tensorflow"},
                   ["keras2_tensorflow", "keras2_tensorflow_raced"], OPTIMIZERS,
                   ["keras2_tensorflow_raced"]),
@@ -88,6 +89,7 @@ PRESET_DOC = {
     "keras2_tensorflow_t_ahead": "EMULATED Keras 2.0.4 + TF 1.2 with the iterations race "
                                  "resolved as t = new+1",
     "lasagne": "EMULATED lasagne.updates (master), Theano floatX=float32",
+    "lasagne_0_1": "Lasagne 0.1 (PyPI) lasagne.updates on Theano 0.9.0, floatX=float32, CPU",
     "flashlight": "EMULATED flashlight fl::AdamOptimizer / fl::AdadeltaOptimizer, no FMA",
     "paper": "EMULATED paper algorithms; constants and bias corrections from double, "
              "every tensor op one float32 rounding",

@@ -15,7 +15,7 @@ patch_keras() {  # keras/utils/conv_utils.py indexes with a list of slices (NumP
 
 theano_env() {  # $1 dir, $2 theano version
   [[ -x "$1/bin/python" ]] || "$py" -m venv "$1"
-  "$1/bin/pip" install -q "numpy<1.24" "scipy<1.11" "theano==$2" keras==2.0.4 h5py pyyaml six
+  "$1/bin/pip" install -q "numpy<1.24" "scipy<1.11" "theano==$2" keras==2.0.4 h5py pyyaml six Lasagne==0.1
   patch_keras "$1"
 }
 
