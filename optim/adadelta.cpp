@@ -161,11 +161,12 @@ void Adadelta::init_state(std::size_t, const Tensor& param, ParamState& state) {
 void Adadelta::update(std::size_t group, const Tensor& param, const Tensor& grad, ParamState& st, double lr) {
   const AdadeltaNumerics& n = preset_.adadelta;
   AdadeltaHyper h = hyper_[group];
-  h.lr = decayed_lr(preset_.decay_rule, lr, decay_[group], count_for(st) - 1);
+  const std::int64_t iterations = saturate(preset_.decay_counter, count_for(st) - 1);
+  h.lr = decayed_lr(preset_.decay_rule, lr, decay_[group], iterations);
   kernel::AdadeltaScalars s = adadelta_scalars(n, h);
   if (preset_.decay_rule == DecayRule::Keras2Theano && decay_[group] > 0.0) {
     s.theano_decay = true;
-    s.k = theano_decay_divisor(decay_[group], count_for(st) - 1);
+    s.k = theano_decay_divisor(decay_[group], iterations);
   }
   AdadeltaElementwise body = n.body, tail = n.tail;
   // No learning rate (optax's None): p ⊕ delta, fused where the preset fuses.

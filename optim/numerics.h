@@ -327,6 +327,9 @@ struct Preset {
   Verification sgd_verified = Verification::None;
   StepScope step_scope = StepScope::Parameter;
   DecayRule decay_rule = DecayRule::Keras2Float;
+  // The counter SGD's and Adadelta's `decay` reads (Keras 2's float32 `iterations`
+  // stops at 2^24). Adam's decay reads adam.counter, the counter of its t.
+  StepCounter decay_counter = StepCounter::Int64;
   AdamNumerics adam;
   AdadeltaNumerics adadelta;
   SgdNumerics sgd;

@@ -101,6 +101,7 @@ Preset make_keras2_theano() {
       "divided inside the loop; no FTZ";
   p.step_scope = StepScope::Optimizer;
   p.decay_rule = DecayRule::Keras2Theano;
+  p.decay_counter = StepCounter::Float32;  // `iterations` is a float32 variable
   p.adam_verified = p.adadelta_verified = p.sgd_verified = V::RealTrace;
   p.adam.one_minus = OneMinus::Float;
   p.adam.beta_power = BetaPower::PowFloatLibm;
@@ -142,6 +143,7 @@ Preset make_keras2_tensorflow() {
       "x / sqrt(y) into x * rsqrt(y) (Eigen's rsqrt on 8-wide packets, 1/sqrt on the tail)";
   p.step_scope = StepScope::Optimizer;
   p.decay_rule = DecayRule::Keras2Float;
+  p.decay_counter = StepCounter::Float32;  // `iterations` is a float32 variable
   p.adam_verified = p.adadelta_verified = p.sgd_verified = V::RealTrace;
   p.adam.one_minus = OneMinus::Float;
   p.adam.beta_power = BetaPower::PowFloat;

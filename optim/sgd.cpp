@@ -115,7 +115,8 @@ void SGD::init_state(std::size_t, const Tensor&, ParamState&) {}
 void SGD::update(std::size_t group, const Tensor& param, const Tensor& grad, ParamState& st, double lr) {
   const SgdNumerics& n = preset_.sgd;
   SgdHyper h = hyper_[group];
-  h.lr = decayed_lr(preset_.decay_rule, lr, decay_[group], count_for(st) - 1);
+  const std::int64_t iterations = saturate(preset_.decay_counter, count_for(st) - 1);
+  h.lr = decayed_lr(preset_.decay_rule, lr, decay_[group], iterations);
   // The buffer appears at the first step with momentum; the Torch form starts it as a copy of g.
   bool first = false;
   if (h.momentum != 0.0 && st.tensors.count("momentum") == 0) {
@@ -125,7 +126,7 @@ void SGD::update(std::size_t group, const Tensor& param, const Tensor& grad, Par
   kernel::SgdScalars s = sgd_scalars(h, first);
   if (preset_.decay_rule == DecayRule::Keras2Theano && decay_[group] > 0.0) {
     s.theano_decay = true;
-    s.k = theano_decay_divisor(decay_[group], count_for(st) - 1);
+    s.k = theano_decay_divisor(decay_[group], iterations);
   }
 
   const Tensor g = grad.contiguous();

@@ -1100,6 +1100,23 @@ TEST(OptimReference, Float32StepCounterStopsAt2To24Keras2) {
   }
 }
 
+// Keras 2's `iterations` is a float32 variable for every optimizer, so SGD's
+// decay stops at 2^24 too (preset.decay_counter), as Adam's does.
+TEST(OptimReference, Keras2SgdDecayCounterStopsAt2To24) {
+  TestRng rng;
+  const Preset& preset = presets::keras2_tensorflow;
+  ASSERT_EQ(preset.sgd.body.form, SgdForm::Keras2);
+  ASSERT_EQ(preset.decay_rule, DecayRule::Keras2Float);
+  const SgdRef h{.lr = rng.uniform(1e-3, 3e-2), .decay = rng.uniform(1e-5, 1e-3)};
+  Inputs in = draw_inputs(rng, 8);
+  in.p.assign(in.p.size(), 0.0f);  // p's bits are then those of the (decayed) steps
+  Ref r;
+  r.fcount = static_cast<float>(k2To24 - 3);
+  r.count = k2To24 - 3;
+  const Ref end = expect_matches_reference(in, make_sgd(h, preset), r, keras2_sgd(h), false, load_count(k2To24 - 3, {}));
+  EXPECT_EQ(end.fcount, 0x1p24f);
+}
+
 // optax's count (and Keras 3 on JAX's iterations) is an int32 that stops at
 // 2^31 - 1. The named Int32Saturating presets take float32 powers of fl(beta),
 // which cannot be closer to 1 than 1 - 2^-24: at t ~ 2^31 their bias
