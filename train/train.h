@@ -6,4 +6,5 @@
 #include "train/callbacks.h"
 #include "train/fit.h"
 #include "train/history.h"
+#include "train/lockstep.h"
 #include "train/progress.h"
