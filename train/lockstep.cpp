@@ -166,6 +166,25 @@ Tensor magnitude(nn::Module& m, const Tensor& x) {
   return out;
 }
 
+// The sum a weight gradient of layer m is, with |x| and |δ| (Note [Lockstep
+// bounds]): Dense kernel xᵀδ, bias Σδ; Conv2D the weight and bias gradients.
+// `terms`: the number of terms per element.
+Tensor weight_grad_sum(nn::Module& m, const std::string& pname, const Tensor& x, const Tensor& d, Layout layout,
+                       std::int64_t* terms = nullptr) {
+  const Shape wshape = m.state_dict().at(pname).shape();
+  std::int64_t k = x.size(0);
+  Tensor out;
+  if (const auto* conv = dynamic_cast<const nn::Conv2D*>(&m)) {
+    k *= d.numel() / (d.size(0) * conv->options().filters);  // the output pixels
+    out = pname == "kernel" ? conv2d_backward_weight(x, d, wshape, conv->conv_options())
+                            : conv2d_backward_bias(d, layout);
+  } else {
+    out = pname == "kernel" ? matmul(x.transpose(0, 1), d) : sum(d, {0});
+  }
+  if (terms != nullptr) *terms = k;
+  return out;
+}
+
 // One side's forward and backward for a batch: every layer's input and output.
 struct Pass {
   std::vector<Tensor> inputs, outputs;  // per layer, in the side's layout
@@ -334,46 +353,36 @@ StepComparison run_step(Sides s, int step, const Tensor& xb, const Tensor& yb, c
   const nn::StateDict ga = common(s.a, pa.grads), gb = common(s.b, pb.grads);
   for (std::size_t j = children_a.size(); j-- > 0;) {
     nn::Module& ma = *children_a[j].second;
+    nn::Module& mb = *children_b[j].second;
     const LayerKind k = kind_of(ma);
     for (const auto& [pname, t] : ma.named_parameters()) {
       const std::string name = children_a[j].first + "." + pname;
       Tensor bound;
-      // The bound is computed in A's layout: A's must be the common one (no to_common).
+      // Computed in A's layout: A's must be the common one (no to_common).
       if (resynced && !s.a.to_common && k.known && k.linear && pa.outputs[j].grad().defined() &&
           pb.outputs[j].grad().defined()) {
         autograd::NoGradGuard no_grad;
-        const Tensor x = abs(pa.inputs[j].detach());
-        const Tensor da = pa.outputs[j].grad();
-        const Tensor db = act_own(act_common(pb.outputs[j].grad(), lb), la);
-        const Tensor dd = abs(sub(da, db));
-        std::int64_t terms = x.size(0);
-        Tensor mag, prop;
-        if (const auto* conv = dynamic_cast<const nn::Conv2D*>(&ma)) {
-          const Conv2dOptions co = conv->conv_options();
-          const std::int64_t pixels = da.numel() / (da.size(0) * conv->options().filters);
-          terms *= pixels;
-          if (pname == "kernel") {
-            mag = conv2d_backward_weight(x, abs(da), t.shape(), co);
-            prop = conv2d_backward_weight(x, dd, t.shape(), co);
-          } else {
-            mag = conv2d_backward_bias(abs(da), la);
-            prop = conv2d_backward_bias(dd, la);
-          }
-        } else if (pname == "kernel") {
-          mag = matmul(x.transpose(0, 1), abs(da));
-          prop = matmul(x.transpose(0, 1), dd);
-        } else {
-          mag = sum(abs(da), {0});
-          prop = sum(dd, {0});
-        }
-        bound = add(mul(mag.to(kFloat64), Scalar(sum_rounding_bound(terms, 1.0))), prop.to(kFloat64));
+        const Tensor da = pa.outputs[j].grad(), db = pb.outputs[j].grad();
+        std::int64_t terms = 0;
+        // g_A - g_B = x_A (δ_A - δ_B) + (x_A - x_B) δ_B + the rounding of both sums.
+        const Tensor mag = weight_grad_sum(ma, pname, abs(pa.inputs[j].detach()), abs(da), la, &terms);
+        const Tensor from_delta =
+            weight_grad_sum(ma, pname, abs(pa.inputs[j].detach()), abs(sub(da, act_own(act_common(db, lb), la))), la);
+        const Tensor in_b = weight_grad_sum(mb, pname, abs(sub(b_on_a_input[j], pb.inputs[j].detach())), abs(db), lb);
+        nn::StateDict one_b;  // B's term in the common layout (its converter takes whole state dicts)
+        for (const auto& [n, w] : pb.grads) one_b[n] = zeros_like(w);
+        one_b[name] = in_b;
+        const Tensor from_input = common(s.b, one_b).at(name);
+        bound = add(add(mul(mag.to(kFloat64), Scalar(sum_rounding_bound(terms, 1.0))), from_delta.to(kFloat64)),
+                    from_input.to(kFloat64));
       }
       TensorComparison c = compare(name, k.op + " gradient", ga.at(name), gb.at(name), bound);
       r.grads.push_back(c);
       if (resynced) {
         note("backward", c,
-             "the gradient of " + name + " differs beyond float32 rounding of its sum, given the two sides' output "
-             "gradients: the backward of layer " + children_a[j].first + " (" + k.op + ") is another computation");
+             "the gradient of " + name + " differs beyond float32 rounding of its sum, given the two sides' inputs "
+             "and output gradients: the backward of layer " + children_a[j].first + " (" + k.op +
+             ") is another computation");
       }
     }
   }

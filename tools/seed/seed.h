@@ -77,11 +77,34 @@ inline Tensor images_for(Backend b, const Tensor& nhwc) {
 // Dense kernel after the Flatten reordered from (h, w, c) to (c, h, w) rows.
 inline nn::StateDict theano_weights(nn::StateDict dict, std::int64_t size) {
   for (const char* name : {"0.kernel", "2.kernel"}) {
-    dict[name] = nn::flip_kernel(nn::hwio_to_oihw(dict.at(name)), KernelLayout::OIHW);
+    if (dict.count(name)) dict[name] = nn::flip_kernel(nn::hwio_to_oihw(dict.at(name)), KernelLayout::OIHW);
   }
   const std::int64_t p = pooled_size(size);
-  dict["6.kernel"] = nn::dense_rows_nhwc_to_nchw(dict.at("6.kernel"), p, p, 64);
+  if (dict.count("6.kernel")) dict["6.kernel"] = nn::dense_rows_nhwc_to_nchw(dict.at("6.kernel"), p, p, 64);
   return dict;
+}
+
+// The inverse of theano_weights: Theano-layout weights back in TensorFlow's.
+inline nn::StateDict tensorflow_weights(nn::StateDict dict, std::int64_t size) {
+  for (const char* name : {"0.kernel", "2.kernel"}) {
+    if (dict.count(name)) dict[name] = nn::oihw_to_hwio(nn::flip_kernel(dict.at(name), KernelLayout::OIHW));
+  }
+  const std::int64_t p = pooled_size(size);
+  if (dict.count("6.kernel")) dict["6.kernel"] = nn::dense_rows_nchw_to_nhwc(dict.at("6.kernel"), p, p, 64);
+  return dict;
+}
+
+// One side of train::lockstep for a built seed model on `backend`: inputs and
+// weights converted to and from TensorFlow's layout (the common one).
+inline train::LockstepSide lockstep_side(Backend backend, nn::Sequential& model, optim::Optimizer& optimizer,
+                                         std::int64_t size) {
+  train::LockstepSide side{name(backend), &model, &optimizer};
+  if (backend == Backend::Theano) {
+    side.input = [](const Tensor& x) { return images_for(Backend::Theano, x); };
+    side.to_common = [size](const nn::StateDict& d) { return tensorflow_weights(d, size); };
+    side.from_common = [size](const nn::StateDict& d) { return theano_weights(d, size); };
+  }
+  return side;
 }
 
 // A model and its optimizer: one side of a lockstep run.
