@@ -7,4 +7,5 @@
 #include "train/fit.h"
 #include "train/history.h"
 #include "train/lockstep.h"
+#include "train/race.h"
 #include "train/progress.h"

@@ -1,0 +1,55 @@
+"""Raced runs of the seed's script on the real Keras 2.0.4 + TensorFlow (graph mode):
+the session as Keras makes it (TF's default thread pools), so one training step's ops
+run unordered and a variable's read may follow its update in the same step
+(keras#6694, issue 11).  Same weights and data as seed_run.py (run that first: it
+writes tests/data/seed_keras2/weight.h5, x.npy, y.npy).
+
+    KERAS_BACKEND=tensorflow .venv-tf/bin/python seed_raced.py [runs]
+
+Writes tests/data/seed_keras2/raced_<opt>_losses.npy: float32 [runs, batches], each
+run's batch losses, and raced.json (how many distinct runs there were)."""
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import compat  # noqa: E402
+
+import numpy  # noqa: E402
+
+keras, K = compat.import_keras2()
+assert compat.backend() == "tensorflow"
+import tensorflow as tf  # noqa: E402
+from keras.optimizers import SGD, Adam  # noqa: E402
+
+sys.argv += [] if len(sys.argv) > 1 else ["12"]
+RUNS = int(sys.argv[1])
+OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(HERE))), "tests", "data", "seed_keras2")
+sys.path.insert(0, HERE)
+import seed_run_model as sm  # noqa: E402
+
+x = numpy.load(os.path.join(OUT, "x.npy"))
+y = numpy.load(os.path.join(OUT, "y.npy"))
+facts = {"runs": RUNS, "cpu": compat.cpu_model(), "tensorflow": tf.__version__, "keras": keras.__version__,
+         "session": "Keras' default (TF's default intra/inter-op thread pools)", "optimizers": {}}
+for name, make in {"sgd": lambda: SGD(lr=1e-7), "adam": lambda: Adam()}.items():
+    rows = []
+    for run in range(RUNS):
+        K.clear_session()
+        m = sm.build(x.shape[1])
+        m.load_weights(os.path.join(OUT, "weight.h5"))
+        m.compile(optimizer=make(), loss="mse")
+        losses = []
+        cb = keras.callbacks.LambdaCallback(on_batch_end=lambda b, logs: losses.append(numpy.float32(logs["loss"])))
+        m.fit(x, y, batch_size=64, epochs=1, verbose=0, shuffle=False, callbacks=[cb])
+        rows.append(losses)
+    arr = numpy.array(rows, numpy.float32)
+    numpy.save(os.path.join(OUT, "raced_%s_losses.npy" % name), arr)
+    distinct = len({tuple(r.tolist()) for r in arr})
+    facts["optimizers"][name] = {"distinct_runs": distinct, "losses": arr.tolist()}
+    print(name, "distinct runs:", distinct, "of", RUNS)
+    for r in arr:
+        print("  ", r)
+with open(os.path.join(OUT, "raced.json"), "w") as f:
+    json.dump(facts, f, indent=1)
