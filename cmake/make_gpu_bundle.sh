@@ -71,6 +71,11 @@ done
     echo "commit: $(git -C "$(dirname "$0")/.." rev-parse HEAD)$(git -C "$(dirname "$0")/.." diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)')"
   fi
   cat "$runtime_txt"
+  # The headers this build was compiled against (tools/gpu-check.sh compares the machine's libraries).
+  inc=${CUDA_INCLUDE_DIR:-/usr/local/cuda/include}
+  hv() { awk -v k="$2" '$1 == "#define" && $2 == k {print $3}' "$inc/$1" 2>/dev/null | head -1; }
+  echo "cudnn_headers $(hv cudnn_version.h CUDNN_MAJOR).$(hv cudnn_version.h CUDNN_MINOR).$(hv cudnn_version.h CUDNN_PATCHLEVEL)"
+  echo "cublas_headers $(hv cublas_api.h CUBLAS_VER_MAJOR).$(hv cublas_api.h CUBLAS_VER_MINOR).$(hv cublas_api.h CUBLAS_VER_PATCH)"
   echo "CUDA libraries the binaries load from the machine:$(echo "$needed_cuda" | tr ' ' '\n' | sort -u | tr '\n' ' ')"
   echo "binaries:"
   for bin in "$@"; do echo "  $(basename "$bin")"; done

@@ -13,6 +13,7 @@
 #include "cuda/check.h"
 #include "cuda/context.h"
 #include "tensor/error.h"
+#include "tensor/tensor.h"
 
 namespace parity::cuda {
 
@@ -150,14 +151,66 @@ void* CudaAllocator::allocate(std::size_t nbytes) {
   while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
   }
   num_allocations_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(blocks_mutex_);
+    blocks_[ptr] = BlockStreams{current_stream(device_), {}};
+  }
   return ptr;
+}
+
+void CudaAllocator::record_stream(void* ptr, const Stream& stream) {
+  std::lock_guard lock(blocks_mutex_);
+  const auto it = blocks_.find(ptr);
+  PARITY_CHECK(it != blocks_.end(), "cuda::record_stream: no live block of cuda:", device_, " starts at ", ptr,
+               " (pass the tensor whose storage owns the memory)");
+  if (stream == it->second.allocated_on) return;
+  for (const Stream& s : it->second.used_on) {
+    if (s == stream) return;
+  }
+  it->second.used_on.push_back(stream);
+}
+
+Stream CudaAllocator::allocation_stream(void* ptr) {
+  std::lock_guard lock(blocks_mutex_);
+  const auto it = blocks_.find(ptr);
+  PARITY_CHECK(it != blocks_.end(), "cuda::allocation_stream: no live block of cuda:", device_, " starts at ", ptr);
+  return it->second.allocated_on;
 }
 
 void CudaAllocator::deallocate(void* ptr, std::size_t nbytes) noexcept {
   if (ptr == nullptr) return;
   allocated_.fetch_sub(static_cast<std::int64_t>(nbytes));
   const int previous = enter_device_nothrow(device_);
+  // Free on the allocating stream, after the streams the block was used on.
   cudaStream_t stream = stream_for(device_);
+  BlockStreams streams;  // released (a created stream possibly destroyed) after the free is enqueued
+  bool found = false;
+  {
+    std::lock_guard lock(blocks_mutex_);
+    const auto it = blocks_.find(ptr);
+    if (it != blocks_.end()) {
+      streams = std::move(it->second);
+      blocks_.erase(it);
+      found = true;
+    }
+  }
+  if (found) {
+    stream = static_cast<cudaStream_t>(streams.allocated_on.handle());
+    for (const Stream& s : streams.used_on) {
+      const auto used = static_cast<cudaStream_t>(s.handle());
+      {
+        cudaEvent_t done = nullptr;
+        if (cudaEventCreateWithFlags(&done, cudaEventDisableTiming) == cudaSuccess) {
+          PARITY_CUDA_CHECK_NOTHROW(cudaEventRecord(done, used));
+          PARITY_CUDA_CHECK_NOTHROW(cudaStreamWaitEvent(stream, done, 0));
+          PARITY_CUDA_CHECK_NOTHROW(cudaEventDestroy(done));  // released once the wait is done
+        } else {
+          (void)cudaGetLastError();
+          PARITY_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(used));
+        }
+      }
+    }
+  }
   void* raw = ptr;
   GuardState& gs = guard_state();
   if (gs.live.load() > 0) {
@@ -252,6 +305,20 @@ void reset_peak_memory_stats(int device) {
 }
 
 void empty_cache(int device) { device_allocator(resolve_device(device, "cuda::empty_cache")).empty_cache(); }
+
+void record_stream(const Tensor& tensor, const Stream& stream) {
+  PARITY_CHECK(tensor.defined(), "cuda::record_stream: the tensor is undefined; expected a CUDA tensor");
+  PARITY_CHECK(tensor.device().is_cuda(), "cuda::record_stream: the tensor is on ", tensor.device(),
+               "; expected a CUDA tensor");
+  PARITY_CHECK(stream.device() == tensor.device().index, "cuda::record_stream: the tensor is on ", tensor.device(),
+               " but the stream on cuda:", stream.device());
+  device_allocator(tensor.device().index).record_stream(tensor.storage()->data(), stream);
+}
+
+Stream allocation_stream(const Tensor& tensor) {
+  PARITY_CHECK(tensor.defined() && tensor.device().is_cuda(), "cuda::allocation_stream: expected a CUDA tensor");
+  return device_allocator(tensor.device().index).allocation_stream(tensor.storage()->data());
+}
 
 MemoryInfo memory_info(int device) {
   device = resolve_device(device, "cuda::memory_info");

@@ -5,6 +5,8 @@
 // going back to the driver at each synchronization. Allocations and frees are
 // ordered on the calling thread's current stream (cudaMallocFromPoolAsync,
 // cudaFreeAsync), so freeing a tensor whose kernels are still queued is safe.
+// A block is freed on the stream that allocated it (not the one current at free
+// time), after every stream it was recorded on (record_stream) reaches the free.
 //
 // Out of memory: the pool is trimmed (after a device synchronization, so that
 // every pending free has landed) and the allocation retried once; if it still
@@ -19,7 +21,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <unordered_map>
+#include <vector>
 
+#include "cuda/api.h"
 #include "tensor/allocator.h"
 
 namespace parity::cuda {
@@ -36,6 +41,10 @@ class CudaAllocator final : public Allocator {
   void empty_cache() override;
   void reset_peak();
 
+  // Per-block streams (cuda/api.h record_stream): `ptr` is an allocation's start.
+  void record_stream(void* ptr, const Stream& stream);
+  Stream allocation_stream(void* ptr);
+
  private:
   void* allocate_raw(std::size_t nbytes, cudaStream_t stream);
   [[noreturn]] void throw_oom(std::size_t nbytes);
@@ -46,6 +55,14 @@ class CudaAllocator final : public Allocator {
   std::atomic<std::int64_t> peak_{0};
   std::atomic<std::int64_t> num_allocations_{0};
   std::mutex trim_mutex_;
+  // The stream each live block was allocated on, and further streams it was used
+  // on; the Stream copies keep streams made by Stream::create alive until the free.
+  struct BlockStreams {
+    Stream allocated_on;
+    std::vector<Stream> used_on;
+  };
+  std::mutex blocks_mutex_;
+  std::unordered_map<void*, BlockStreams> blocks_;
 };
 
 // The allocator of `device` (created on first use).

@@ -10,7 +10,11 @@
 // each host thread a current stream per device, which ops enqueue on. Memory
 // comes from a stream-ordered pool: a tensor freed while another stream still
 // uses it must be synchronized by the user first (as in PyTorch without
-// record_stream).
+// record_stream). Each block is freed on the stream it was allocated on, so
+// a tensor made inside a StreamGuard and dropped after it (or on another host
+// thread) is not reused before that stream's work on it is done. A tensor used
+// on a further stream is marked with record_stream(tensor, stream): its block then
+// also waits for that stream's work queued before the free.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +23,10 @@
 
 #include "tensor/allocator.h"
 #include "tensor/device.h"
+
+namespace parity {
+class Tensor;
+}
 
 namespace parity::cuda {
 
@@ -134,6 +142,13 @@ struct MemoryInfo {
   std::int64_t free_bytes = 0, total_bytes = 0;
 };
 MemoryInfo memory_info(int device = -1);
+
+// Marks `tensor`'s memory as used on `stream` (not the stream that allocated it):
+// when the tensor is freed, the block waits for the work queued on `stream` until
+// then, as PyTorch's Tensor.record_stream. A CPU tensor is an error.
+void record_stream(const Tensor& tensor, const Stream& stream);
+// The stream `tensor`'s memory was allocated on (its block is freed there).
+Stream allocation_stream(const Tensor& tensor);
 
 // ---- debugging: guard bytes around every allocation ----
 // While enabled (bytes > 0, a multiple of 256), each new device allocation gets

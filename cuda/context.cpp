@@ -3,6 +3,7 @@
 
 #include <array>
 #include <mutex>
+#include <vector>
 
 #include "cuda/api.h"
 #include "cuda/check.h"
@@ -158,14 +159,45 @@ Stream Stream::default_stream(int device) {
   return Stream(device, nullptr, nullptr);
 }
 
+namespace {
+
+struct ReleaseHooks {
+  std::mutex mutex;
+  std::vector<StreamReleaseHook> hooks;
+};
+
+ReleaseHooks& release_hooks() {
+  static auto* hooks = new ReleaseHooks;  // never destroyed: streams may die during exit
+  return *hooks;
+}
+
+}  // namespace
+
+void add_stream_release_hook(StreamReleaseHook hook) {
+  ReleaseHooks& r = release_hooks();
+  std::lock_guard lock(r.mutex);
+  r.hooks.push_back(hook);
+}
+
 Stream Stream::create(int device) {
   device = resolve_device(device, "cuda::Stream::create");
   DeviceGuard guard(device);
   cudaStream_t stream = nullptr;
   PARITY_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  std::shared_ptr<void> owner(stream, [](void* s) {
-    PARITY_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(static_cast<cudaStream_t>(s)));
-    PARITY_CUDA_CHECK_NOTHROW(cudaStreamDestroy(static_cast<cudaStream_t>(s)));
+  std::shared_ptr<void> owner(stream, [device](void* s) {
+    const auto raw = static_cast<cudaStream_t>(s);
+    int previous = -1;
+    if (cudaGetDevice(&previous) != cudaSuccess) previous = -1;
+    PARITY_CUDA_CHECK_NOTHROW(cudaSetDevice(device));
+    PARITY_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(raw));
+    std::vector<StreamReleaseHook> hooks;
+    {
+      std::lock_guard lock(release_hooks().mutex);
+      hooks = release_hooks().hooks;
+    }
+    for (StreamReleaseHook hook : hooks) hook(device, raw);
+    PARITY_CUDA_CHECK_NOTHROW(cudaStreamDestroy(raw));
+    if (previous >= 0) PARITY_CUDA_CHECK_NOTHROW(cudaSetDevice(previous));
   });
   return Stream(device, stream, std::move(owner));
 }

@@ -32,6 +32,13 @@ int resolve_device(int device, const char* op);
 // The stream this thread's ops on `device` are enqueued on (nullptr: the legacy default stream).
 cudaStream_t stream_for(int device);
 
+// Per-stream resources (cuBLAS workspaces, cuDNN handles) are released when a
+// stream made by Stream::create is destroyed: each subsystem registers a hook,
+// called on the stream's device after the stream's work has finished and before
+// it is destroyed.
+using StreamReleaseHook = void (*)(int device, cudaStream_t stream);
+void add_stream_release_hook(StreamReleaseHook hook);
+
 // The device owning a device pointer (0 without a lookup on one-GPU machines).
 int device_of(const void* ptr);
 

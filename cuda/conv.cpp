@@ -61,6 +61,7 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <initializer_list>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -138,7 +139,20 @@ struct Plan {
   std::size_t workspace = 0;
 };
 
-using Key = std::array<i64, 24>;
+using Key = std::array<i64, 25>;
+
+// The largest power of two (at most 256) dividing every operand's address:
+// cuDNN's vectorized kernels need aligned operands, so a plan chosen for
+// aligned buffers may be refused for an offset view (a batch slice x[1:]).
+i64 alignment_class(std::initializer_list<const void*> ptrs) {
+  i64 align = 256;
+  for (const void* p : ptrs) {
+    if (p == nullptr) continue;
+    const auto a = static_cast<i64>(reinterpret_cast<std::uintptr_t>(p) & 255u);
+    if (a != 0) align = std::min(align, a & -a);
+  }
+  return align;
+}
 
 struct PlanCache {
   std::mutex mutex;
@@ -150,7 +164,7 @@ PlanCache& plan_cache() {
   return *cache;
 }
 
-Key plan_key(ConvOp op, const Conv2dArgs& a, i64 n) {
+Key plan_key(ConvOp op, const Conv2dArgs& a, i64 n, i64 alignment) {
   const Window2d& w = a.win;
   return {static_cast<i64>(op),
           static_cast<i64>(a.dtype),
@@ -175,7 +189,8 @@ Key plan_key(ConvOp op, const Conv2dArgs& a, i64 n) {
           static_cast<i64>(a.mode),
           static_cast<i64>(a.math_mode),
           a.deterministic ? 1 : 0,
-          /*version of this key's meaning*/ 1};
+          alignment,
+          /*version of this key's meaning*/ 2};
 }
 
 std::optional<Plan> cached_plan(const Key& key) {
@@ -189,7 +204,13 @@ std::optional<Plan> cached_plan(const Key& key) {
 void remember(const Key& key, const Plan& plan) {
   PlanCache& cache = plan_cache();
   std::lock_guard lock(cache.mutex);
-  cache.plans.emplace(key, plan);
+  cache.plans[key] = plan;
+}
+
+void forget(const Key& key) {
+  PlanCache& cache = plan_cache();
+  std::lock_guard lock(cache.mutex);
+  cache.plans.erase(key);
 }
 
 // cuDNN's documented atomics users (Reproducibility in cuDNN's docs), refused
@@ -425,7 +446,7 @@ std::vector<Perf> candidates(const Problem& p, std::string& rejected) {
 // A status that turns one algorithm down (another may do): not supported, or
 // an operand's address not aligned enough for its vectorized kernels.
 bool refused_by_algo(cudnnStatus_t status) {
-  return static_cast<int>(status) / 1000 == 3 || status == CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER;
+  return cudnn_status_not_supported(status) || status == CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER;
 }
 
 // Runs `algo` on `p`: CUDNN_STATUS_SUCCESS, a status of refused_by_algo (so
@@ -447,10 +468,10 @@ bool run_problem(const Problem& p, const Key& key, Layout layout, const std::opt
                  std::string& rejected) {
   if (plan) {
     const cudnnStatus_t status = run_algo(p, plan->algo, plan->math);
-    if (status != CUDNN_STATUS_SUCCESS) {
-      detail::throw_cudnn_error(status, op_name(p.op), __FILE__, __LINE__);
-    }
-    return true;
+    if (status == CUDNN_STATUS_SUCCESS) return true;
+    // Refused now (refused_by_algo: run_algo throws otherwise): choose again.
+    forget(key);
+    rejected += " cached algo " + std::to_string(plan->algo) + ": " + cudnnGetErrorString(status) + " at run time;";
   }
   for (const Perf& perf : candidates(p, rejected)) {
     const cudnnStatus_t status = run_algo(p, perf.algo, perf.math);
@@ -477,7 +498,9 @@ void run_chunk(ConvOp op, const Conv2dArgs& a, const Tensor& x, const Tensor& w,
   const ExtraPads& e = pads.extra;
   const i64 hp = win.in_h + e.top + e.bottom, wp = win.in_w + e.left + e.right;
 
-  const Key key = plan_key(op, a, nb);
+  const Key key = plan_key(op, a, nb, alignment_class({x.defined() ? x.data_ptr() : nullptr,
+                                                         w.defined() ? w.data_ptr() : nullptr,
+                                                         y.defined() ? y.data_ptr() : nullptr}));
   const std::optional<Plan> plan = cached_plan(key);
   std::vector<Layout> layouts;
   if (plan) {

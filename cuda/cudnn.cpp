@@ -73,17 +73,57 @@ struct HandleSlot {
 
 struct DeviceHandles {
   std::mutex mutex;
-  std::map<cudaStream_t, std::unique_ptr<HandleSlot>> slots;  // never erased: handles live for the process
+  std::map<cudaStream_t, std::unique_ptr<HandleSlot>> slots;  // erased when a created stream is destroyed
 };
 
+void release_stream(int device, cudaStream_t stream);
+
 DeviceHandles& device_handles(int device) {
-  static auto* all = new std::array<DeviceHandles, kMaxDevices>;
+  static auto* all = [] {
+    add_stream_release_hook(release_stream);
+    return new std::array<DeviceHandles, kMaxDevices>;
+  }();
   return (*all)[static_cast<std::size_t>(device)];
+}
+
+// A destroyed stream's cuDNN handle is destroyed too. Nobody holds it then: a
+// thread using the stream has it current, and its current Stream keeps it alive.
+void release_stream(int device, cudaStream_t stream) {
+  std::unique_ptr<HandleSlot> slot;
+  {
+    DeviceHandles& handles = device_handles(device);
+    std::lock_guard lock(handles.mutex);
+    const auto it = handles.slots.find(stream);
+    if (it == handles.slots.end()) return;
+    slot = std::move(it->second);
+    handles.slots.erase(it);
+  }
+  std::lock_guard lock(slot->mutex);
+  if (slot->handle != nullptr) (void)cudnnDestroy(slot->handle);
+}
+
+}  // namespace
+
+namespace {
+
+// cuDNN's run-time version against the headers this build was compiled with,
+// once, at the first cuDNN use (never at start-up).
+void check_cudnn_version() {
+  static const std::string problem = [] {
+    const std::size_t runtime = cudnnGetVersion();
+    if (cudnn_version_compatible(runtime, CUDNN_VERSION)) return std::string();
+    return "cuDNN " + cudnn_version_string() + " is loaded, but Parity was built with cuDNN " +
+           std::to_string(CUDNN_MAJOR) + "." + std::to_string(CUDNN_MINOR) + "." + std::to_string(CUDNN_PATCHLEVEL) +
+           " headers: it needs " + std::to_string(CUDNN_MAJOR) + "." + std::to_string(CUDNN_MINOR) +
+           " or a later " + std::to_string(CUDNN_MAJOR) + ".x (LD_LIBRARY_PATH decides which libcudnn.so.9 loads; docs/GPU.md)";
+  }();
+  PARITY_CHECK(problem.empty(), problem);
 }
 
 }  // namespace
 
 CudnnHandle::CudnnHandle(int device) {
+  check_cudnn_version();
   const cudaStream_t stream = stream_for(device);
   DeviceHandles& handles = device_handles(device);
   HandleSlot* slot = nullptr;

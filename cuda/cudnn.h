@@ -43,12 +43,26 @@ namespace parity::cuda {
 
 // A failed cuDNN call. status() lets callers tell "not supported" (try another
 // algorithm or layout) from real failures.
+// A status that means "this configuration is not supported" (another may be).
+inline bool cudnn_status_not_supported(cudnnStatus_t s) {
+  return static_cast<int>(s) / 1000 == 3 && s != CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE;
+}
+
+// Whether a cuDNN library of version `runtime` serves code compiled against
+// `headers` (both major * 10000 + minor * 100 + patch): the same major version,
+// and a minor version at least the headers' (cuDNN 9's compatibility rule).
+inline bool cudnn_version_compatible(std::size_t runtime, std::size_t headers) {
+  return runtime / 10000 == headers / 10000 && runtime % 10000 / 100 >= headers % 10000 / 100;
+}
+
 class CudnnError : public Error {
  public:
   CudnnError(const std::string& what, cudnnStatus_t status) : Error(what), status_(status) {}
   cudnnStatus_t status() const { return status_; }
-  // CUDNN_STATUS_NOT_SUPPORTED and its specific codes (3000-3999 in cuDNN 9).
-  bool not_supported() const { return static_cast<int>(status_) / 1000 == 3; }
+  // CUDNN_STATUS_NOT_SUPPORTED and its specific codes (3000-3999 in cuDNN 9), but
+  // not a missing sub-library: that is a broken installation, never "try
+  // another layout or algorithm".
+  bool not_supported() const { return cudnn_status_not_supported(status_); }
 
  private:
   cudnnStatus_t status_;

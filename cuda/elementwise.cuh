@@ -57,7 +57,8 @@ __device__ __forceinline__ void apply_vec(const F& f, Vec<Out, kVec>* out, V... 
 
 template <int kVec, typename F, typename Out, typename... In>
 __global__ void __launch_bounds__(kThreads)
-    contiguous_kernel(F f, std::int64_t n, Out* __restrict__ out, const In* __restrict__... in) {
+    // No __restrict__: in-place ops pass the output as an input too.
+    contiguous_kernel(F f, std::int64_t n, Out* out, const In*... in) {
   const std::int64_t nvec = n / kVec;
   const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * kThreads;
   const std::int64_t first = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x;

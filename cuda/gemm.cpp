@@ -61,12 +61,29 @@ struct DeviceBlas {
   cublasHandle_t handle = nullptr;
   cudaStream_t bound_stream = nullptr;
   bool bound = false;
-  std::map<cudaStream_t, void*> workspaces;  // never freed: handles and workspaces live for the process
+  std::map<cudaStream_t, void*> workspaces;  // per stream; freed when a created stream is destroyed
 };
 
+void release_stream(int device, cudaStream_t stream);
+
 DeviceBlas& device_blas(int device) {
-  static std::array<DeviceBlas, kMaxDevices>* all = new std::array<DeviceBlas, kMaxDevices>;
+  static std::array<DeviceBlas, kMaxDevices>* all = [] {
+    add_stream_release_hook(release_stream);
+    return new std::array<DeviceBlas, kMaxDevices>;
+  }();
   return (*all)[static_cast<std::size_t>(device)];
+}
+
+// A destroyed stream's workspace goes back to the driver; the handle is bound
+// again at its next use.
+void release_stream(int device, cudaStream_t stream) {
+  DeviceBlas& blas = device_blas(device);
+  std::lock_guard lock(blas.mutex);
+  const auto it = blas.workspaces.find(stream);
+  if (it == blas.workspaces.end()) return;
+  if (blas.bound && blas.bound_stream == stream) blas.bound = false;
+  PARITY_CUDA_CHECK_NOTHROW(cudaFree(it->second));
+  blas.workspaces.erase(it);
 }
 
 // Binds the device's handle to `stream` with that stream's workspace. Caller holds blas.mutex.

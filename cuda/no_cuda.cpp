@@ -50,6 +50,8 @@ MemoryStats memory_stats(int) { unavailable("cuda::memory_stats"); }
 void reset_peak_memory_stats(int) { unavailable("cuda::reset_peak_memory_stats"); }
 void empty_cache(int) { unavailable("cuda::empty_cache"); }
 MemoryInfo memory_info(int) { unavailable("cuda::memory_info"); }
+void record_stream(const Tensor&, const Stream&) { unavailable("cuda::record_stream"); }
+Stream allocation_stream(const Tensor&) { unavailable("cuda::allocation_stream"); }
 
 void set_guard_bytes(std::size_t) {}
 std::size_t guard_bytes() { return 0; }

@@ -43,6 +43,9 @@
 #include <vector>
 
 #include "cuda/api.h"
+#if PARITY_WITH_CUDA
+#include "cuda/cudnn.h"  // the status and version rules (internal; tested without a device)
+#endif
 #include "reference.h"
 #include "tensor/context.h"
 #include "test_devices.h"
@@ -476,5 +479,40 @@ TEST(CudaConv, AutogradMatchesCpu) {
   }
 }
 
+
+#if PARITY_WITH_CUDA
+// cuDNN statuses and versions (issue 12, defects 6 and 9): run on any machine
+// of a CUDA build.
+TEST(CudnnStatus, AMissingSubLibraryIsNotUnsupported) {
+  EXPECT_TRUE(cuda::cudnn_status_not_supported(CUDNN_STATUS_NOT_SUPPORTED));
+  EXPECT_TRUE(cuda::cudnn_status_not_supported(CUDNN_STATUS_NOT_SUPPORTED_LAYOUT));
+  EXPECT_FALSE(cuda::cudnn_status_not_supported(CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE));
+  EXPECT_FALSE(cuda::cudnn_status_not_supported(CUDNN_STATUS_SUCCESS));
+  EXPECT_FALSE(cuda::cudnn_status_not_supported(CUDNN_STATUS_BAD_PARAM));
+}
+
+TEST(CudnnStatus, VersionCompatibility) {
+  EXPECT_TRUE(cuda::cudnn_version_compatible(91900, 91900));
+  EXPECT_TRUE(cuda::cudnn_version_compatible(92003, 91900));   // a later 9.x
+  EXPECT_FALSE(cuda::cudnn_version_compatible(91801, 91900));  // older than the headers
+  EXPECT_FALSE(cuda::cudnn_version_compatible(100000, 91900)); // another major
+  EXPECT_FALSE(cuda::cudnn_version_compatible(81000, 91900));
+}
+#endif
+
+// An offset view (a batch slice, misaligned for cuDNN's vectorized kernels) and
+// the aligned whole reuse no plan of each other's alignment (defect 3): both run,
+// twice (the second time from the cache), and agree with the contiguous copy.
+TEST(CudaConv, OffsetBatchSlicesRunAndMatchTheirCopies) {
+  PARITY_REQUIRE_CUDA();
+  const Tensor x = rand({9, 13, 13, 3}, {.device = kCuda}, -1, 1);
+  const Tensor w = rand({3, 3, 3, 5}, {.device = kCuda}, -1, 1);
+  for (int round = 0; round < 2; ++round) {
+    const Tensor whole = conv2d(x.slice(0, 0, 8), w);
+    const Tensor offset = conv2d(x.slice(0, 1, 9), w);  // starts 13*13*3 floats in: 4-byte aligned only
+    EXPECT_TRUE(same_bits(offset, conv2d(x.slice(0, 1, 9).clone(), w))) << "round " << round;
+    EXPECT_EQ(whole.shape(), offset.shape());
+  }
+}
 }  // namespace
 }  // namespace parity::testing

@@ -216,6 +216,85 @@ TEST(CudaStreams, ItemSynchronizesWhatItReads) {
   EXPECT_EQ(x.narrow(0, 12345, 1).item<float>(), 20.0f);
 }
 
+// ---- memory and streams (issue 12, defect 1) ----
+
+// A block is freed on the stream that allocated it: a tensor made under a
+// StreamGuard and dropped after it must not be handed to the next allocation on
+// the default stream while the side stream still reads it.
+TEST(CudaStreams, ABlockIsFreedOnTheStreamThatAllocatedIt) {
+  PARITY_REQUIRE_CUDA();
+  const std::int64_t n = 1 << 24;
+  const cuda::Stream s = cuda::Stream::create(0);
+  Tensor copy;
+  {
+    cuda::StreamGuard guard(s);
+    Tensor x = full({n}, 3.0f, {.device = kCuda});
+    EXPECT_EQ(cuda::allocation_stream(x), s);
+    for (int i = 0; i < 50; ++i) x.add_(1.0);  // long queued work on s
+    copy = x.clone();                         // reads x on s
+    // x is dropped here, inside the guard, and freed on s.
+  }
+  {
+    cuda::StreamGuard guard(s);
+    Tensor y = full({n}, 5.0f, {.device = kCuda});
+    for (int i = 0; i < 50; ++i) y.add_(1.0);
+    copy = add(copy, y);  // more work on s that reads y
+    Tensor keep = y;      // y lives past the guard: freed on s, not on the default stream
+    (void)keep;
+  }
+  // The default stream now allocates and writes the same size at once.
+  Tensor z = full({n}, -1.0f, {.device = kCuda});
+  s.synchronize();
+  cuda::synchronize();
+  EXPECT_EQ(min(copy).item<double>(), 53.0 + 55.0);
+  EXPECT_EQ(max(copy).item<double>(), 53.0 + 55.0);
+}
+
+// A tensor used on a further stream waits for it when freed (record_stream).
+TEST(CudaStreams, RecordStreamDelaysTheFreeUntilThatStreamIsDone) {
+  PARITY_REQUIRE_CUDA();
+  const std::int64_t n = 1 << 24;
+  const cuda::Stream s = cuda::Stream::create(0);
+  Tensor out = zeros({n}, {.device = kCuda});
+  {
+    Tensor x = full({n}, 2.0f, {.device = kCuda});  // allocated on the default stream
+    cuda::Event ready;
+    ready.record();
+    ready.block(s);
+    {
+      cuda::StreamGuard guard(s);
+      for (int i = 0; i < 50; ++i) out.add_(x);  // s reads x for a while
+    }
+    cuda::record_stream(x, s);
+    EXPECT_EQ(cuda::allocation_stream(x), cuda::Stream::default_stream(0));
+  }  // x freed: after s's reads
+  Tensor z = full({n}, 1000.0f, {.device = kCuda});  // would take x's block at once
+  s.synchronize();
+  cuda::synchronize();
+  EXPECT_EQ(min(out).item<double>(), 100.0);
+  EXPECT_EQ(max(out).item<double>(), 100.0);
+  EXPECT_THROW(cuda::record_stream(zeros({2}), s), Error);  // a CPU tensor
+}
+
+// Per-stream cuBLAS workspaces and cuDNN handles go with their stream (defect 5).
+TEST(CudaStreams, DestroyedStreamsGiveTheirWorkspacesBack) {
+  PARITY_REQUIRE_CUDA();
+  const Tensor a = rand({256, 256}, {.device = kCuda}), b = rand({256, 256}, {.device = kCuda});
+  cuda::synchronize();
+  cuda::empty_cache();
+  const std::int64_t before = cuda::memory_info().free_bytes;
+  for (int i = 0; i < 24; ++i) {  // 24 x 32 MiB if they stayed
+    const cuda::Stream s = cuda::Stream::create(0);
+    cuda::StreamGuard guard(s);
+    Tensor c = matmul(a, b);
+    s.synchronize();
+  }
+  cuda::synchronize();
+  cuda::empty_cache();
+  const std::int64_t after = cuda::memory_info().free_bytes;
+  EXPECT_GT(after, before - (std::int64_t{64} << 20)) << "free bytes " << before << " -> " << after;
+}
+
 // ---- MathMode on matmul ----
 
 double relative_error(const Tensor& got, const Tensor& want64) {

@@ -99,6 +99,12 @@ cudnn_parts=(libcudnn_graph.so.9 libcudnn_ops.so.9 libcudnn_cnn.so.9 libcudnn_he
              libcudnn_engines_precompiled.so.9)
 
 libpath="$bin/lib"
+cuda_runtime_version=13.0
+min_driver=580.65   # CUDA 13.0's minimum Linux driver (CUDA toolkit release notes)
+# A GPU the driver lists: then a CUDA test that skips for "no device" is a failure
+# (a driver too old for the static runtime, or no libcuda, would skip them all).
+gpu_listed=0
+if nvidia-smi -L 2>/dev/null | grep -q "^GPU "; then gpu_listed=1; fi
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "host: $(uname -n) $(uname -r)"
@@ -110,6 +116,9 @@ libpath="$bin/lib"
     if d=$(find_lib_dir "$lib" "$lib" "${companions[@]}"); then
       echo "$lib: $d"
       case ":$libpath:" in *":$d:"*) ;; *) libpath="$libpath:$d" ;; esac
+      if [[ $lib == libcublasLt.so.13 ]]; then
+        echo "  cuBLASLt version: $(python3 -c 'import ctypes, sys; v = ctypes.CDLL(sys.argv[1]).cublasLtGetVersion(); print(f"{v // 10000}.{v % 10000 // 100}.{v % 100}")' "$d/$lib" 2>&1)"
+      fi
       if [[ $lib == libcudnn.so.9 ]]; then
         echo "  cuDNN parts there: $(cd "$d" && ls libcudnn_*.so.9 2>/dev/null | tr '\n' ' ')"
         echo "  cuDNN version: $(python3 -c 'import ctypes, sys; v = ctypes.CDLL(sys.argv[1]).cudnnGetVersion(); print(f"{v // 10000}.{v % 10000 // 100}.{v % 100}")' "$d/$lib" 2>&1)"
@@ -122,15 +131,21 @@ libpath="$bin/lib"
       echo "$lib: NOT FOUND"
     fi
   done
+  # What this build needs, against what the machine has (MANIFEST.txt records the headers').
+  driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)
+  echo "driver: ${driver:-none} (the static CUDA ${cuda_runtime_version} runtime needs >= ${min_driver})"
+  echo "cuDNN headers of this build: $(grep -m1 '^cudnn_headers' "$bin/MANIFEST.txt" 2>/dev/null | cut -d' ' -f2- || echo unknown)"
+  echo "cuBLAS headers of this build: $(grep -m1 '^cublas_headers' "$bin/MANIFEST.txt" 2>/dev/null | cut -d' ' -f2- || echo unknown)"
   echo "bundle manifest:"
   sed 's/^/  /' "$bin/MANIFEST.txt"
 } > "$out/machine.txt" 2>&1
 export LD_LIBRARY_PATH="$libpath${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 probe=$(ls "$bin"/test_* | head -1)
-# This build's C++ runtime only where the machine's is too old for it.
+# This build's C++ runtime only where the machine's is too old for it; then
+# first on the path, so that an older system one does not win.
 if ldd "$probe" 2>&1 | grep -q "not found"; then
-  export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$bin/lib/fallback"
-  echo "using the bundled C++ runtime (lib/fallback)" >> "$out/machine.txt"
+  export LD_LIBRARY_PATH="$bin/lib/fallback:$LD_LIBRARY_PATH"
+  echo "using the bundled C++ runtime (lib/fallback, first on LD_LIBRARY_PATH)" >> "$out/machine.txt"
 fi
 echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH" >> "$out/machine.txt"
 cat "$out/machine.txt"
@@ -175,6 +190,42 @@ for t in "$bin"/test_*; do
   [[ -x $t && $name != test_cuda* ]] || continue
   run_test "$name" 240
 done
+
+# ---- a GPU that is there must be used ----
+if (( gpu_listed )); then
+  for log_file in "$out"/test_cuda*.log; do
+    [[ -f $log_file ]] || continue
+    if grep -q "no CUDA device" "$log_file"; then
+      status=1
+      log "$(basename "$log_file" .log): CUDA tests SKIPPED for 'no CUDA device' although nvidia-smi lists a GPU:" \
+          "the GPU is present but unusable (driver $(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)," \
+          "needs >= $min_driver; see machine.txt)"
+    fi
+  done
+fi
+
+# ---- compute-sanitizer (memcheck; racecheck on the shared-memory reductions) ----
+sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer \
+  "$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))' 2>/dev/null)"/nvidia/cuda_sanitizer_api/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
+declare -a sanitizer_rows=()
+run_sanitizer() {  # tool binary filter
+  local tool=$1 name=$2 filter=$3 limit rc
+  limit=$(budget 90)
+  if (( limit < 10 )); then sanitizer_rows+=("$tool:$name 124 0"); status=1; return; fi
+  (cd "$root" && timeout -k 10 "$limit" "$sanitizer" --tool "$tool" --error-exitcode 99 "$bin/$name" \
+      --gtest_filter="$filter" >"$out/sanitizer_${tool}_$name.log" 2>&1)
+  rc=$?
+  sanitizer_rows+=("$tool:$name $rc")
+  if (( rc != 0 )); then status=1; log "compute-sanitizer $tool $name FAILED (exit $rc)"; else log "compute-sanitizer $tool $name ok"; fi
+}
+if (( gpu_listed )) && [[ -n $sanitizer && -x $sanitizer ]]; then
+  run_sanitizer memcheck test_cuda_ops "*Add*:*Sum*:*Matmul*"
+  run_sanitizer memcheck test_cuda_conv "*Seed*"
+  run_sanitizer racecheck test_cuda_ops "*Sum*:*Argmax*"
+elif (( gpu_listed )); then
+  log "compute-sanitizer not found on this machine: NOT RUN (the toolkit's bin, PATH, pip's nvidia-cuda-sanitizer-api)"
+  echo "compute-sanitizer: not found, not run" >> "$out/machine.txt"
+fi
 
 # ---- benchmarks ----
 declare -a bench_rows=()
