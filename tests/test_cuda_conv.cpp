@@ -34,6 +34,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -41,6 +42,8 @@
 #include <string>
 #include <tuple>
 #include <vector>
+
+#include <unistd.h>
 
 #include "cuda/api.h"
 #if PARITY_WITH_CUDA
@@ -513,6 +516,77 @@ TEST(CudaConv, OffsetBatchSlicesRunAndMatchTheirCopies) {
     EXPECT_TRUE(same_bits(offset, conv2d(x.slice(0, 1, 9).clone(), w))) << "round " << round;
     EXPECT_EQ(whole.shape(), offset.shape());
   }
+}
+
+// Max-pool ties on CUDA (issue 12): where a window holds several equal maxima,
+// cuDNN may give the gradient to another one than the CPU, but each window's
+// gradient goes to one of its maxima and the total is conserved.
+TEST(CudaPool, TiesConserveTheGradient) {
+  CUDA_CONV_PROLOGUE();
+  TestRng rng;
+  // Values from {0, 1, 2}: most 4x4 windows hold ties; non-overlapping windows.
+  std::vector<double> v = rng.values(2 * 16 * 16 * 3, kFloat64, 0, 3);
+  for (double& x : v) x = std::floor(x);
+  const Tensor x = from_vector(v, {2, 16, 16, 3}).to(kFloat32);
+  const Pool2dOptions o{.pool = {4, 4}};
+  const Tensor y = max_pool2d(x.to(kCuda), o);
+  const Tensor dy = make(rng, y.shape(), kFloat32);
+  const Tensor dx = pool2d_backward(PoolKind::Max, x.to(kCuda), y, dy.to(kCuda), x.shape(), o).to(kCpu);
+  EXPECT_TRUE(same_bits(y.to(kCpu), max_pool2d(x, o)));
+  EXPECT_NEAR(sum(dx.to(kFloat64)).item<double>(), sum(dy.to(kFloat64)).item<double>(), 1e-4);
+  // Every nonzero gradient sits on a maximum of its window.
+  const std::vector<float> xs = x.to_vector<float>(), gs = dx.to_vector<float>(), ys = y.to(kCpu).to_vector<float>();
+  for (std::size_t i = 0; i < gs.size(); ++i) {
+    if (gs[i] == 0.0f) continue;
+    const std::size_t c = i % 3, w = (i / 3) % 16, h = (i / 48) % 16, n = i / (48 * 16);
+    const float window_max = ys[((n * 4 + h / 4) * 4 + w / 4) * 3 + c];
+    EXPECT_EQ(xs[i], window_max) << "gradient at " << i << " is not on a maximum";
+  }
+}
+
+// TF32 on the weight gradient too (issue 12): strict FP32 is float32 math, TF32 is not.
+TEST(CudaConv, Tf32ReachesTheWeightGradient) {
+  CUDA_CONV_PROLOGUE();
+  TestRng rng;
+  const Tensor x = make(rng, {8, 24, 24, 64}, kFloat32), dy = make(rng, {8, 18, 18, 64}, kFloat32);
+  const Shape w_shape{7, 7, 64, 64};
+  const Tensor want = conv2d_backward_weight(x.to(kFloat64), dy.to(kFloat64), w_shape);
+  const auto rel = [&](const Tensor& got) {
+    const Tensor d = sub(got.to(kCpu).to(kFloat64), want);
+    return std::sqrt(sum(mul(d, d)).item<double>() / sum(mul(want, want)).item<double>());
+  };
+  const double strict = rel(conv2d_backward_weight(x.to(kCuda), dy.to(kCuda), w_shape));
+  double tf32;
+  {
+    MathModeGuard guard(MathMode::TF32);
+    tf32 = rel(conv2d_backward_weight(x.to(kCuda), dy.to(kCuda), w_shape));
+  }
+  EXPECT_LT(strict, 1e-5);
+  EXPECT_GT(tf32, 5e-5);
+  EXPECT_LT(tf32, 1e-2);
+}
+
+// Determinism across processes (issue 12): a new process chooses the same
+// algorithms and gives the same bits. The child is this binary, rerun on the
+// test below with PARITY_CHILD_OUT set: it writes its result there.
+TEST(CudaConv, ANewProcessGivesTheSameBits) {
+  CUDA_CONV_PROLOGUE();
+  Generator gen(20170519);
+  const Tensor xs = rand({4, 40, 40, 16}, {}, -1, 1, &gen), ws = rand({5, 5, 16, 32}, {}, -1, 1, &gen);
+  const Tensor here = conv2d(xs.to(kCuda), ws.to(kCuda)).to(kCpu);
+  const char* child_out = std::getenv("PARITY_CHILD_OUT");
+  if (child_out != nullptr) {
+    io::save_npy(child_out, here);
+    return;
+  }
+  const std::string out = ::testing::TempDir() + "parity_child_conv.npy";
+  char exe[4096] = {0};
+  const ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  ASSERT_GT(len, 0);
+  const std::string cmd = "PARITY_CHILD_OUT='" + out + "' '" + std::string(exe, static_cast<std::size_t>(len)) +
+                          "' --gtest_filter=CudaConv.ANewProcessGivesTheSameBits > /dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_TRUE(same_bits(io::load_npy(out), here));
 }
 }  // namespace
 }  // namespace parity::testing
