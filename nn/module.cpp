@@ -207,8 +207,10 @@ void Module::load_state_dict(const StateDict& dict, bool strict) {
     }
   }
   if (strict) {
-    for (const auto& [name, t] : dict) {
-      const bool known = std::any_of(targets.begin(), targets.end(), [&](const auto& e) { return e.first == name; });
+    for (const auto& entry : dict) {
+      const auto& name = entry.first;  // not a structured binding: clang 14's lambdas cannot capture one
+      const bool known =
+          std::any_of(targets.begin(), targets.end(), [&](const auto& e) { return e.first == name; });
       if (!known) problems << "\n  unexpected: " << name;
     }
   }

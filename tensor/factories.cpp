@@ -22,6 +22,15 @@ Tensor empty(const Shape& shape, TensorOptions options) {
     PARITY_CHECK(size >= 0, "empty: negative size in shape ", to_string(shape));
   }
   Allocator& allocator = backend_for(options.device, "empty").allocator(options.device.index);
+  // The element count and the byte size must fit in int64 (numel's rule: the
+  // non-zero sizes count even when another size is 0, as the strides do).
+  const auto item = static_cast<std::int64_t>(element_size(options.dtype));
+  std::int64_t bytes = item;
+  for (std::int64_t size : shape) {
+    PARITY_CHECK(size == 0 || !__builtin_mul_overflow(bytes, size, &bytes), "empty: shape ", to_string(shape),
+                 " of ", options.dtype, " is too large: its size in bytes (", item,
+                 " per element) overflows int64");
+  }
   const std::size_t nbytes = static_cast<std::size_t>(numel(shape)) * element_size(options.dtype);
   auto storage = std::make_shared<StorageImpl>(nbytes, allocator);
   return make_tensor(std::move(storage), 0, shape, contiguous_strides(shape), options.dtype);

@@ -6,10 +6,20 @@
 
 namespace parity {
 
+// Like NumPy, the product of the non-zero sizes must fit in int64 even when a
+// size is 0: the strides of such a shape would overflow too.
 std::int64_t numel(const Shape& shape) {
   std::int64_t n = 1;
-  for (std::int64_t size : shape) n *= size;
-  return n;
+  bool empty = false;
+  for (std::int64_t size : shape) {
+    if (size == 0) {
+      empty = true;
+      continue;
+    }
+    PARITY_CHECK(!__builtin_mul_overflow(n, size, &n), "numel: shape ", to_string(shape),
+                 " has more elements than int64 can count (the product of its sizes overflows int64)");
+  }
+  return empty ? 0 : n;
 }
 
 Strides contiguous_strides(const Shape& shape) {

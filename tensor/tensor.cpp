@@ -31,7 +31,8 @@ Shape infer_size(Shape shape, std::int64_t numel, const char* op, const Shape& f
       infer = static_cast<int>(d);
     } else {
       PARITY_CHECK(shape[d] >= 0, op, ": invalid size ", shape[d], " in ", to_string(shape));
-      known *= shape[d];
+      PARITY_CHECK(!__builtin_mul_overflow(known, shape[d], &known), op, ": shape ", to_string(shape),
+                   " has more elements than int64 can count");
     }
   }
   if (infer >= 0) {

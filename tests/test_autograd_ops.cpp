@@ -1,5 +1,10 @@
 // gradcheck for every differentiable op of the tensor layer, several shapes
 // each, broadcasting and non-contiguous inputs included, on every device.
+#include <cmath>
+#include <iomanip>
+#include <limits>
+#include <sstream>
+
 #include "test_autograd_util.h"
 
 namespace parity::testing {
@@ -156,6 +161,148 @@ TEST_P(GradcheckOps, MaxTiesShareTheGradient) {
   sum(maximum(a, b)).backward();
   EXPECT_EQ(a.grad().to_vector<double>(), (std::vector<double>{0, 0.5, 1}));
   EXPECT_EQ(b.grad().to_vector<double>(), (std::vector<double>{1, 0.5, 0}));
+}
+
+// Note [Gradients at ties and kinks] (autograd/derivatives.cpp), point by point:
+// each expected gradient is the value the note prescribes, written out.
+// Gradcheck stays away from these points, so only these tests see them.
+namespace kinks {
+const double kInf = std::numeric_limits<double>::infinity();
+
+// The gradient of sum(weights * f(x)) with respect to x, on the test's device.
+std::vector<double> grad_of(const std::function<Tensor(const Tensor&)>& f, const std::vector<double>& x,
+                            const std::vector<double>& weights, Device device) {
+  Tensor t = from_vector(x, {static_cast<std::int64_t>(x.size())}, device).requires_grad_();
+  const Tensor w = from_vector(weights, {static_cast<std::int64_t>(weights.size())}, device);
+  sum(mul(f(t), w)).backward();
+  return t.grad().to_vector<double>();
+}
+std::vector<double> grad_of(const std::function<Tensor(const Tensor&)>& f, const std::vector<double>& x,
+                            Device device) {
+  return grad_of(f, x, std::vector<double>(x.size(), 1.0), device);
+}
+
+// got == want, except that a finite non-zero want may differ by 2 ulps (a
+// libm value such as log(2), which the device's libm may round otherwise).
+// Zeros and infinities, the values the note prescribes, must be exact.
+::testing::AssertionResult values_are(const std::vector<double>& got, const std::vector<double>& want) {
+  if (got.size() != want.size()) return ::testing::AssertionFailure() << got.size() << " values, expected " << want.size();
+  std::ostringstream bad;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const bool exact_only = want[i] == 0 || std::isinf(want[i]);
+    const bool ok = got[i] == want[i] || (!exact_only && std::abs(got[i] - want[i]) <= 4.5e-16 * std::abs(want[i]));
+    if (!ok) bad << "\n  [" << i << "]: got " << std::setprecision(17) << got[i] << ", expected " << want[i];
+  }
+  if (bad.str().empty()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "gradients differ:" << bad.str();
+}
+}  // namespace kinks
+
+TEST_P(GradcheckOps, ScalarMaximumAndMinimumTiesShareTheGradient) {
+  using kinks::grad_of;
+  // The example: sum(maximum([0.3, 1, -1], 0.3)) has gradient 0.5, 1, 0.
+  EXPECT_EQ(grad_of([](const Tensor& t) { return maximum(t, 0.3); }, {0.3, 1, -1}, device()),
+            (std::vector<double>{0.5, 1, 0}));
+  EXPECT_EQ(grad_of([](const Tensor& t) { return maximum(0.3, t); }, {0.3, 1, -1}, device()),
+            (std::vector<double>{0.5, 1, 0}));
+  EXPECT_EQ(grad_of([](const Tensor& t) { return minimum(t, 0.3); }, {0.3, 1, -1}, device()),
+            (std::vector<double>{0.5, 0, 1}));
+  EXPECT_EQ(grad_of([](const Tensor& t) { return minimum(0.3, t); }, {0.3, 1, -1}, device()),
+            (std::vector<double>{0.5, 0, 1}));
+  // Half of the incoming gradient, whatever it is.
+  EXPECT_EQ(grad_of([](const Tensor& t) { return maximum(t, 0.0); }, {0, 2, 0}, {6, 5, -3}, device()),
+            (std::vector<double>{3, 5, -1.5}));
+}
+
+TEST_P(GradcheckOps, ClampPassesTheGradientAtItsBounds) {
+  // lo <= x <= hi, bounds included; outside, nothing.
+  EXPECT_EQ(kinks::grad_of([](const Tensor& t) { return clamp(t, -0.5, 0.7); }, {-0.5, 0.7, -0.6, 0.8, 0.1},
+                           {2, 3, 5, 7, 11}, device()),
+            (std::vector<double>{2, 3, 0, 0, 11}));
+  // lo == hi: the one point that is both bounds.
+  EXPECT_EQ(kinks::grad_of([](const Tensor& t) { return clamp(t, 1, 1); }, {1, 0.5, 2}, device()),
+            (std::vector<double>{1, 0, 0}));
+}
+
+TEST_P(GradcheckOps, ReluAndAbsHaveZeroDerivativeAtZero) {
+  EXPECT_EQ(kinks::grad_of([](const Tensor& t) { return relu(t); }, {0.0, -0.0, 1, -1, 1e-300}, device()),
+            (std::vector<double>{0, 0, 1, 0, 1}));
+  EXPECT_EQ(kinks::grad_of([](const Tensor& t) { return abs(t); }, {0.0, -0.0, 2, -2}, {3, 3, 3, 3}, device()),
+            (std::vector<double>{0, 0, 3, -3}));
+  EXPECT_EQ(kinks::grad_of([](const Tensor& t) { return sign(t); }, {0.0, 2, -2}, device()),
+            (std::vector<double>{0, 0, 0}));
+}
+
+TEST_P(GradcheckOps, MinReductionTiesShareTheGradient) {
+  Tensor x = from_vector<double>({2, 1, 1, 3}, {4}, device()).requires_grad_();
+  min(x).backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{0, 0.5, 0.5, 0}));
+  // Three ties: a third each (1/3 rounded once, as 1.0 / 3 is).
+  Tensor y = from_vector<double>({-1, 4, -1, -1}, {4}, device()).requires_grad_();
+  mul(min(y), 3.0).backward();
+  EXPECT_EQ(y.grad().to_vector<double>(), (std::vector<double>{1, 0, 1, 1}));
+  Tensor z = from_vector<double>({5, 5, 5}, {3}, device()).requires_grad_();
+  max(z).backward();
+  EXPECT_EQ(z.grad().to_vector<double>(), std::vector<double>(3, 1.0 / 3));
+}
+
+// Ties are counted within each reduced group, not over the whole tensor, and
+// each group's incoming gradient goes to its own ties.
+TEST_P(GradcheckOps, TiesWhenReducingOverChosenDims) {
+  // x[2][3]:  [[1, 3, 3],
+  //            [2, 2, 0]]
+  const std::vector<double> xv{1, 3, 3, 2, 2, 0};
+  for (bool keepdim : {false, true}) {
+    SCOPED_TRACE(keepdim ? "keepdim" : "no keepdim");
+    const Shape row_shape = keepdim ? Shape{2, 1} : Shape{2};
+    const Shape col_shape = keepdim ? Shape{1, 3} : Shape{3};
+    {  // max over dim 1: row 0 ties at 3, row 1 ties at 2.
+      Tensor x = from_vector(xv, {2, 3}, device()).requires_grad_();
+      max(x, {1}, keepdim).backward(from_vector<double>({10, 100}, row_shape, device()));
+      EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{0, 5, 5, 50, 50, 0}));
+    }
+    {  // min over dim 1: row 0 has one minimum (1), row 1 one (0).
+      Tensor x = from_vector(xv, {2, 3}, device()).requires_grad_();
+      min(x, {-1}, keepdim).backward(from_vector<double>({10, 100}, row_shape, device()));
+      EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{10, 0, 0, 0, 0, 100}));
+    }
+    {  // min over dim 0: columns (1, 2), (3, 2), (3, 0): no ties; max over dim 0 likewise.
+      Tensor x = from_vector(xv, {2, 3}, device()).requires_grad_();
+      min(x, {0}, keepdim).backward(from_vector<double>({1, 2, 4}, col_shape, device()));
+      EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{1, 0, 0, 0, 2, 4}));
+    }
+  }
+  // Two of three dims reduced: x[2][2][2], groups x[:, j, :] for j = 0, 1.
+  //   j = 0: {4, 4, 1, 4} (three ties at 4);  j = 1: {7, 0, 0, 7} (two ties at 7)
+  Tensor x = from_vector<double>({4, 4, 7, 0, 1, 4, 0, 7}, {2, 2, 2}, device()).requires_grad_();
+  max(x, {0, 2}).backward(from_vector<double>({3, 8}, {2}, device()));
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{1, 1, 4, 0, 0, 1, 0, 4}));
+}
+
+// pow(a, b): d/da is 0 where b == 0; d/db is 0 where a == 0 and b >= 0;
+// elsewhere the formulas b a^(b-1) and a^b log(a), at a = 0 too.
+TEST_P(GradcheckOps, PowAtZeroBaseAndZeroExponent) {
+  using kinks::kInf;
+  //                                   a:  0  0  0  2   0   3
+  //                                   b:  0  2  1  0  -1  0.5
+  const std::vector<double> av{0, 0, 0, 2, 0, 3}, bv{0, 2, 1, 0, -1, 0.5};
+  Tensor a = from_vector(av, {6}, device()).requires_grad_();
+  Tensor b = from_vector(bv, {6}, device()).requires_grad_();
+  sum(pow(a, b)).backward();
+  EXPECT_TRUE(kinks::values_are(a.grad().to_vector<double>(), {0, 0, 1, 0, -kInf, 0.5 / std::sqrt(3.0)}));
+  EXPECT_TRUE(
+      kinks::values_are(b.grad().to_vector<double>(), {0, 0, 0, std::log(2.0), -kInf, std::sqrt(3.0) * std::log(3.0)}));
+  using kinks::grad_of;
+  // x^s: 0 everywhere when s == 0 (at x = 0 too); s x^(s-1) otherwise.
+  EXPECT_EQ(grad_of([](const Tensor& t) { return pow(t, 0); }, {0, 2, -3}, device()),
+            (std::vector<double>{0, 0, 0}));
+  EXPECT_EQ(grad_of([](const Tensor& t) { return pow(t, 1); }, {0, 2}, device()), (std::vector<double>{1, 1}));
+  EXPECT_EQ(grad_of([](const Tensor& t) { return pow(t, 2); }, {0, 2}, device()), (std::vector<double>{0, 4}));
+  // s^x: 0 when s == 0 (x >= 0); s^x log(s) otherwise.
+  EXPECT_EQ(grad_of([](const Tensor& t) { return pow(0.0, t); }, {0, 1, 2.5}, device()),
+            (std::vector<double>{0, 0, 0}));
+  EXPECT_TRUE(kinks::values_are(grad_of([](const Tensor& t) { return pow(2.0, t); }, {0, 1}, device()),
+                                {std::log(2.0), 2 * std::log(2.0)}));
 }
 
 // ---- matmul ----

@@ -4,7 +4,8 @@
 // modes, with and without bias, batch 1 and 3, float32 and float64; gradcheck
 // of every option combination; the mode/flip and layout/permute identities;
 // a case large enough for the CPU's im2col to run in several chunks;
-// determinism; and the error messages.
+// determinism; non-contiguous operands (channel-sliced, strided, transposed),
+// forward and backward, against their contiguous copies; and the error messages.
 //
 // The reference works in one logical order (NCHW images, OIHW kernels,
 // cross-correlation) in long double; the tensors under test get the same values
@@ -23,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "noncontiguous.h"
 #include "reference.h"
 #include "test_devices.h"
 
@@ -400,6 +402,82 @@ TEST_P(Conv, ChunkedColumnsMatchReference) {
       }
     }
   }
+}
+
+// Every operand of the forward and of the three gradient ops may be a view:
+// a channel slice (an NHWC image's channels narrowed from a wider tensor), a
+// strided view, another layout's storage permuted. The result must be the
+// contiguous copies' result, bit for bit (the same dense operands reach the
+// same kernel). Before the front end made its operands dense, a channel-sliced
+// NHWC input gave a result 13.0 off.
+TEST_P(Conv, NonContiguousOperandsGiveTheContiguousCopysResult) {
+  TestRng rng;
+  const Device device = GetParam();
+  const std::vector<Conv2dOptions> options = {
+      {}, {.stride = {2, 1}, .padding = Padding::same(), .dilation = {1, 2}, .mode = ConvMode::Convolution}};
+  for (const Conv2dOptions& base : options)
+    for (Layout l : kLayouts)
+      for (KernelLayout kl : kKernelLayouts) {
+        Conv2dOptions o = base;
+        o.layout = l;
+        o.kernel_layout = kl;
+        SCOPED_TRACE(std::string(name(l)) + ", " + std::string(name(kl)) + ", " + std::string(name(o.mode)));
+        const bool nhwc = l == Layout::NHWC, hwio = kl == KernelLayout::HWIO;
+        const Shape xs = nhwc ? Shape{2, 7, 6, 3} : Shape{2, 3, 7, 6};
+        const Shape ws = hwio ? Shape{3, 2, 3, 4} : Shape{4, 3, 3, 2};
+        const Tensor x = to_tensor(random_ref(rng, xs, kFloat32, -1, 1), device);
+        const Tensor w = to_tensor(random_ref(rng, ws, kFloat32, -1, 1), device);
+        const Tensor b = to_tensor(random_ref(rng, {4}, kFloat32, -1, 1), device);
+        const Shape ys = conv2d_output_shape(xs, ws, o);
+        const Tensor dy = to_tensor(random_ref(rng, ys, kFloat32, -1, 1), device);
+        const int xc = nhwc ? 3 : 1, xh = nhwc ? 1 : 2, xw = nhwc ? 2 : 3;
+        const int wo = hwio ? 3 : 1, wh = hwio ? 0 : 2, ww = hwio ? 1 : 3;  // OIHW: its input channels (dim 0 would be dense)
+
+        const Tensor y = conv2d(x, w, b, o);
+        const Tensor dx = conv2d_backward_input(dy, w, xs, o);
+        const Tensor dw = conv2d_backward_weight(x, dy, ws, o);
+        const Tensor db = conv2d_backward_bias(dy, l);
+        for (const Variant& v : non_contiguous_4d(x, xc, xh, xw)) {
+          SCOPED_TRACE("input " + v.name);
+          ASSERT_FALSE(v.t.is_contiguous());
+          EXPECT_TRUE(same_bits(conv2d(v.t, w, b, o), y)) << "forward";
+          EXPECT_TRUE(same_bits(conv2d_backward_weight(v.t, dy, ws, o), dw)) << "backward weight";
+        }
+        for (const Variant& v : non_contiguous_4d(w, wo, wh, ww)) {
+          SCOPED_TRACE("weight " + v.name);
+          ASSERT_FALSE(v.t.is_contiguous());
+          EXPECT_TRUE(same_bits(conv2d(x, v.t, b, o), y)) << "forward";
+          EXPECT_TRUE(same_bits(conv2d_backward_input(dy, v.t, xs, o), dx)) << "backward input";
+        }
+        const Tensor strided_bias = strided_along(b, {0});
+        ASSERT_FALSE(strided_bias.is_contiguous());
+        EXPECT_TRUE(same_bits(conv2d(x, w, strided_bias, o), y)) << "strided bias";
+        for (const Variant& v : non_contiguous_4d(dy, xc, xh, xw)) {
+          SCOPED_TRACE("grad_output " + v.name);
+          ASSERT_FALSE(v.t.is_contiguous());
+          EXPECT_TRUE(same_bits(conv2d_backward_input(v.t, w, xs, o), dx)) << "backward input";
+          EXPECT_TRUE(same_bits(conv2d_backward_weight(x, v.t, ws, o), dw)) << "backward weight";
+          EXPECT_TRUE(same_bits(conv2d_backward_bias(v.t, l), db)) << "backward bias";
+        }
+        // Through autograd, from views of leaves: the node saves the views.
+        Tensor x_leaf = to_tensor(to_ref(x), device).requires_grad_();
+        Tensor w_leaf = to_tensor(to_ref(w), device).requires_grad_();
+        Tensor b_leaf = to_tensor(to_ref(b), device).requires_grad_();
+        const Tensor x_view = x_leaf.permute(nhwc ? std::vector<std::int64_t>{0, 3, 1, 2}
+                                                  : std::vector<std::int64_t>{0, 2, 3, 1})
+                                  .contiguous()
+                                  .permute(nhwc ? std::vector<std::int64_t>{0, 2, 3, 1}
+                                                : std::vector<std::int64_t>{0, 3, 1, 2});
+        const Tensor w_view = transposed_storage(w_leaf);
+        ASSERT_FALSE(x_view.is_contiguous());
+        ASSERT_FALSE(w_view.is_contiguous());
+        const Tensor y_view = conv2d(x_view, w_view, b_leaf, o);
+        EXPECT_TRUE(same_bits(y_view, y)) << "forward through autograd";
+        y_view.backward(transposed_storage(dy));
+        EXPECT_TRUE(same_bits(x_leaf.grad(), dx)) << "autograd dx";
+        EXPECT_TRUE(same_bits(w_leaf.grad(), dw)) << "autograd dw";
+        EXPECT_TRUE(same_bits(b_leaf.grad(), db)) << "autograd db";
+      }
 }
 
 // Same inputs, same bits: run twice, and with one OpenMP thread and with all of

@@ -137,6 +137,29 @@ TEST_P(Errors, InvalidViewAndReshapeSizes) {
   EXPECT_PARITY_ERROR(zeros({-3}, f32()), {"negative", "[-3]"});
 }
 
+// A shape whose element count or byte size overflows int64 is refused, not
+// wrapped around: {2^32, 2^32} used to give numel 0 and an empty allocation.
+TEST_P(Errors, SizesThatOverflowInt64) {
+  constexpr std::int64_t k32 = std::int64_t{1} << 32;
+  EXPECT_PARITY_ERROR(empty({k32, k32}, u8()),
+                      {"empty:", "[4294967296, 4294967296]", "uint8", "too large", "overflows int64"});
+  EXPECT_PARITY_ERROR(zeros({k32, k32, 2}, f32()), {"empty:", "[4294967296, 4294967296, 2]", "overflows int64"});
+  // Fits as a count (2^61), not as bytes (2^64 for float64): still refused, before allocating.
+  EXPECT_PARITY_ERROR(empty({std::int64_t{1} << 61}, f64()), {"empty:", "[2305843009213693952]", "float64"});
+  // As NumPy: the non-zero sizes must fit even when another size is 0 (the strides would overflow).
+  EXPECT_PARITY_ERROR(empty({0, k32, k32}, u8()), {"empty:", "[0, 4294967296, 4294967296]"});
+  EXPECT_PARITY_ERROR(numel({k32, k32}), {"numel:", "[4294967296, 4294967296]", "overflows int64"});
+  EXPECT_PARITY_ERROR(numel({3, k32 / 2, k32}), {"numel:", "overflows int64"});
+  // The largest counts that fit are counted exactly.
+  EXPECT_EQ(numel({k32 - 1, k32 / 2}), (k32 - 1) * (k32 / 2));
+  EXPECT_EQ(numel({0, k32, k32 / 2 - 1}), 0);
+  EXPECT_EQ(empty({0, k32}, u8()).numel(), 0);
+  // A view cannot claim such a shape either.
+  EXPECT_PARITY_ERROR(ones({2}, f32()).view({k32, k32, 0, -1}),
+                      {"view:", "[4294967296, 4294967296, 0, -1]", "more elements than int64 can count"});
+  EXPECT_PARITY_ERROR(ones({2}, f32()).reshape({k32, k32}), {"reshape:", "[4294967296, 4294967296]"});
+}
+
 TEST_P(Errors, MoreThanEightDims) {
   const Shape nine(9, 1);
   EXPECT_PARITY_ERROR(empty(nine, f32()), {"empty:", "at most 8", "[1, 1, 1, 1, 1, 1, 1, 1, 1]"});

@@ -3,7 +3,9 @@
 // (asymmetric for even windows), asymmetric explicit padding,
 // count_include_pad both ways, both layouts, float32 and float64; gradcheck;
 // Note [Max-pool ties] (the first maximum in row-major window order takes the
-// gradient); NaN and -infinity; determinism; the error messages.
+// gradient); NaN and -infinity; non-contiguous operands (channel-sliced,
+// strided, transposed), forward and backward, against their contiguous
+// copies; determinism; the error messages.
 //
 // The reference works in NCHW and long double; NHWC tensors get the same
 // values permuted. Tolerance: max pooling's forward is exact (a copy); a sum of
@@ -18,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "noncontiguous.h"
 #include "reference.h"
 #include "test_devices.h"
 
@@ -329,6 +332,60 @@ TEST_P(Pool, CountIncludePad) {
         pool2d_backward(PoolKind::Average, Tensor(), Tensor(), dy, x.shape(), o).to_vector<double>()[0],
         4.0 / 9, 1e-15);
   }
+}
+
+// Every operand of the forward and of pool2d_backward (the input, the
+// forward's output, grad_output) may be a view: a channel slice, a strided
+// view, another layout's storage permuted. The result must be the contiguous
+// copies' result, bit for bit.
+TEST_P(Pool, NonContiguousOperandsGiveTheContiguousCopysResult) {
+  TestRng rng;
+  const Device device = GetParam();
+  const std::vector<Pool2dOptions> options = {
+      {}, {.pool = {3, 2}, .stride = std::array<i64, 2>{2, 1}, .padding = Padding::same()}};
+  for (const Pool2dOptions& base : options)
+    for (Layout l : kLayouts)
+      for (PoolKind kind : {PoolKind::Max, PoolKind::Average}) {
+        Pool2dOptions o = base;
+        o.layout = l;
+        SCOPED_TRACE(std::string(name(l)) + ", " + std::string(name(kind)) + ", pool " +
+                     std::to_string(o.pool[0]) + "x" + std::to_string(o.pool[1]));
+        const bool nhwc = l == Layout::NHWC;
+        const Shape xs = nhwc ? Shape{2, 6, 7, 3} : Shape{2, 3, 6, 7};
+        const int c = nhwc ? 3 : 1, h = nhwc ? 1 : 2, w = nhwc ? 2 : 3;
+        const Tensor x = to_tensor(random_ref(rng, xs, kFloat32, -1, 1), device);
+        const Tensor y = pool2d(kind, x, o);
+        const Tensor dy = to_tensor(random_ref(rng, y.shape(), kFloat32, -1, 1), device);
+        const bool is_max = kind == PoolKind::Max;
+        const Tensor dx = pool2d_backward(kind, is_max ? x : Tensor(), is_max ? y : Tensor(), dy, xs, o);
+        for (const Variant& v : non_contiguous_4d(x, c, h, w)) {
+          SCOPED_TRACE("input " + v.name);
+          ASSERT_FALSE(v.t.is_contiguous());
+          EXPECT_TRUE(same_bits(pool2d(kind, v.t, o), y)) << "forward";
+          if (is_max) EXPECT_TRUE(same_bits(pool2d_backward(kind, v.t, y, dy, xs, o), dx)) << "backward";
+        }
+        for (const Variant& v : non_contiguous_4d(dy, c, h, w)) {
+          SCOPED_TRACE("grad_output " + v.name);
+          ASSERT_FALSE(v.t.is_contiguous());
+          EXPECT_TRUE(same_bits(pool2d_backward(kind, is_max ? x : Tensor(), is_max ? y : Tensor(), v.t, xs, o), dx))
+              << "backward";
+          if (is_max) {  // the forward's output as a view too
+            EXPECT_TRUE(same_bits(pool2d_backward(kind, x, v.name == "transposed" ? transposed_storage(y)
+                                                                                   : sliced_along(y, c),
+                                                  v.t, xs, o),
+                                  dx))
+                << "backward with the forward's output a view";
+          }
+        }
+        // Through autograd, from a view of a leaf: the node saves the view.
+        Tensor leaf = to_tensor(to_ref(x), device).requires_grad_();
+        const Tensor view = transposed_storage(leaf);
+        ASSERT_FALSE(view.is_contiguous());
+        const Tensor y_view = pool2d(kind, view, o);
+        EXPECT_TRUE(same_bits(y_view, y)) << "forward through autograd";
+        y_view.backward(strided_along(dy, {h}));
+        EXPECT_TRUE(same_bits(leaf.grad(), dx)) << "autograd";
+      }
 }
 
 // Same inputs, same bits: twice, and with one OpenMP thread and with all of them.

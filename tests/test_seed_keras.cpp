@@ -6,15 +6,25 @@
 // Flatten order, the [in, out] Dense kernels and Keras' mse reduction.
 //
 // Tolerances: float32 on both sides with different summation orders (the
-// second conv sums 3136 products per output, its weight gradient 4*18*18 = 1296
-// per element). Measured on the CPU: the output within 4.3e-7 of its scale,
-// every gradient within 1e-6 (worst 9e-7, the first conv's bias); the CPU
-// bound is 10x that. cuDNN may pick algorithms with larger error (Winograd,
-// FFT): its bound is 10x looser, not yet measured on a GPU.
+// second conv sums m = 3136 products per output, its weight gradient 4*18*18 =
+// 1296 per element). Each element is checked against its own scale: a float32
+// sum of m terms in any order is within about 2 sqrt(m) eps sum|terms| of the
+// exact sum (sum_tolerance in reference.h), and an element that cancels to
+// near zero keeps its terms' magnitudes, so sum|terms| is taken as |b| plus the
+// tensor's mean |b| (the floor; a pure |b| would fail the elements that cancel,
+// a max |b| would leave every small element unchecked). Measured on the CPU
+// with m = 3136: every element within 0.19 of that bound (the worst, 0.19, an
+// element of the second conv's kernel gradient; the output 0.07); the CPU
+// checks the bound itself. cuDNN may pick algorithms with larger error
+// (Winograd, FFT): its bound is 10x looser, not yet measured on a GPU.
 #include <gtest/gtest.h>
 #include <parity/parity.h>
 
+#include <cmath>
+#include <iomanip>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "reference.h"
 #include "test_devices.h"
@@ -29,15 +39,33 @@ Tensor golden(const std::string& name) {
   return io::load_npy(std::string(PARITY_TEST_DATA_DIR) + "/seed_keras/" + name + ".npy");
 }
 
-// max |a - b| <= rel * max |b|.
-::testing::AssertionResult close(const Tensor& a, const Tensor& b, double rel) {
-  const Tensor ac = a.to(Device::cpu()).to(kFloat64), bc = b.to(kFloat64);
-  if (ac.shape() != bc.shape()) {
-    return ::testing::AssertionFailure() << "shape " << to_string(ac.shape()) << " vs " << to_string(bc.shape());
+constexpr std::int64_t kTerms = 3136;  // the longest sum of the model: the second conv's 7*7*64 products
+
+// Element by element, |a - b| <= looser * sum_tolerance(kTerms, |b| + mean |b|, float32).
+::testing::AssertionResult close(const Tensor& a, const Tensor& b, double looser) {
+  const std::vector<double> av = a.to(Device::cpu()).to(kFloat64).to_vector<double>();
+  const std::vector<double> bv = b.to(kFloat64).to_vector<double>();
+  if (a.shape() != b.shape()) {
+    return ::testing::AssertionFailure() << "shape " << to_string(a.shape()) << " vs " << to_string(b.shape());
   }
-  const double err = max(abs(sub(ac, bc))).item<double>(), scale = max(abs(bc)).item<double>();
-  if (err <= rel * scale) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "max |diff| " << err << " > " << rel << " * " << scale;
+  double floor = 0;
+  for (double v : bv) floor += std::abs(v) / static_cast<double>(bv.size());
+  std::ostringstream bad;
+  int n_bad = 0;
+  double worst = 0;  // the largest |a - b| as a fraction of its bound
+  for (std::size_t i = 0; i < av.size(); ++i) {
+    const double bound = looser * sum_tolerance(kTerms, std::abs(bv[i]) + floor, kFloat32);
+    const double err = std::abs(av[i] - bv[i]);
+    worst = std::max(worst, err / bound);
+    if (!(err <= bound) && ++n_bad <= 5) {
+      bad << "\n  at " << index_string(unravel(static_cast<std::int64_t>(i), b.shape())) << ": "
+          << std::setprecision(9) << av[i] << " vs Keras' " << bv[i] << " (|diff| " << err << " > " << bound << ")";
+    }
+  }
+  if (n_bad == 0) return ::testing::AssertionSuccess() << "worst " << worst << " of the bound";
+  return ::testing::AssertionFailure() << n_bad << " of " << av.size() << " elements differ by more than "
+                                       << looser << " x 2 sqrt(" << kTerms << ") eps (|b| + " << floor
+                                       << "), the mean |b|:" << bad.str();
 }
 
 nn::StateDict keras_weights() {
@@ -52,7 +80,7 @@ class SeedKeras : public ::testing::TestWithParam<Device> {};
 
 TEST_P(SeedKeras, ForwardLossAndGradientsMatchKeras) {
   const Device device = GetParam();
-  const double out_tol = device.is_cpu() ? 4e-6 : 4e-5, grad_tol = device.is_cpu() ? 1e-5 : 1e-4;
+  const double out_tol = device.is_cpu() ? 1 : 10, grad_tol = out_tol;
   nn::Sequential model = seed::model();
   model.build({kSize, kSize, 3}, {.layout = Layout::NHWC, .device = device});
   model.load_state_dict(keras_weights());
@@ -75,7 +103,7 @@ TEST_P(SeedKeras, TheanoLayoutWithConvertedWeightsMatchesKeras) {
   model.build(seed::input_shape(seed::Backend::Theano, kSize), seed::build_options(seed::Backend::Theano, device));
   model.load_state_dict(seed::theano_weights(keras_weights(), kSize));
   const Tensor pred = model(seed::images_for(seed::Backend::Theano, golden("x")).to(device));
-  EXPECT_TRUE(close(pred, golden("pred"), device.is_cpu() ? 4e-6 : 4e-5));
+  EXPECT_TRUE(close(pred, golden("pred"), device.is_cpu() ? 1 : 10));
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, SeedKeras, ::testing::ValuesIn(test_devices()), device_name);

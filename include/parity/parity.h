@@ -20,6 +20,8 @@
 #include "cuda/api.h"
 #include "autograd/autograd.h"
 #include "io/npy.h"
+#include "io/safetensors.h"
+#include "io/keras_weights.h"
 #include "nn/nn.h"
 #include "train/train.h"
 #include "optim/optim.h"

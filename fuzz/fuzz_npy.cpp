@@ -1,0 +1,21 @@
+// libFuzzer target for the .npy reader: whatever the bytes, io::parse_npy
+// returns a tensor or throws parity::Error. Anything else (another exception,
+// a crash, an ASan or UBSan report, a huge allocation) is a bug to fix.
+//
+// scripts/fuzz builds and runs it (PARITY_BUILD_FUZZERS=ON, clang); the
+// fuzz_npy_replay ctest runs it over fuzz/corpus/npy and fuzz/regressions/npy.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "io/npy.h"
+#include "tensor/error.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  try {
+    parity::io::parse_npy(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz.npy");
+  } catch (const parity::Error&) {
+    // A rejected file: what a hostile input should get.
+  }
+  return 0;
+}
