@@ -14,11 +14,13 @@
 // backward-input is computed, with its new weights.
 #include "train/race.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
 #include "autograd/grad_mode.h"
 #include "tensor/error.h"
+#include "tensor/ops.h"
 
 namespace parity::train {
 
@@ -158,7 +160,12 @@ std::string RaceSearch::summary() const {
   std::ostringstream out;
   if (schedules.empty()) {
     out << "no schedule of late reads reproduces the run: after step " << failed_step << " the real loss is "
-        << real_loss << ", the closest reproduced " << closest_loss << "\n";
+        << real_loss << ", the closest reproduced " << closest_loss;
+    if (!failed_tensor.empty()) {
+      out << "; the weights that part most: " << failed_tensor << " (sum of squares " << failed_tensor_relative
+          << " relative)";
+    }
+    out << "\n";
     return out.str();
   }
   out << schedules.size() << " schedule(s) reproduce every loss:\n";
@@ -170,12 +177,36 @@ std::string RaceSearch::summary() const {
   return out.str();
 }
 
+namespace {
+
+// The parameter whose sum of squares parts most from the real run's.
+void locate_tensor(const nn::Sequential& model, const std::vector<std::array<double, 2>>& real, RaceSearch& res) {
+  const nn::NamedTensors params = model.named_parameters();
+  PARITY_CHECK(real.size() == params.size(), "search_races: weight sums of ", real.size(), " tensors for a model of ",
+               params.size());
+  res.failed_tensor.clear();
+  res.failed_tensor_relative = 0;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const Tensor w = params[i].second.detach().to(kFloat64);
+    const double sumsq = sum(mul(w, w)).item<double>();
+    const double rel = std::abs(sumsq - real[i][1]) / std::max(std::abs(real[i][1]), 1e-300);
+    if (res.failed_tensor.empty() || rel > res.failed_tensor_relative) {
+      res.failed_tensor = params[i].first;
+      res.failed_tensor_relative = rel;
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<RaceSearch> search_races(const std::function<nn::Sequential()>& make_model,
                                      const OptimizerMaker& make_optimizer,
                                      const std::function<void(nn::Sequential&)>& load_weights, const Tensor& x,
                                      const Tensor& y, std::int64_t batch_size,
                                      const std::vector<std::vector<double>>& runs, const nn::Loss& loss,
-                                     const RaceSearchOptions& o) {
+                                     const RaceSearchOptions& o, const std::vector<WeightSums>* sums) {
+  PARITY_CHECK(sums == nullptr || sums->size() == runs.size(), "search_races: ", sums ? sums->size() : 0,
+               " weight-sum records for ", runs.size(), " runs");
   PARITY_CHECK(!runs.empty(), "search_races: no runs");
   const std::size_t steps = runs[0].size();
   for (const auto& r : runs) {
@@ -251,6 +282,7 @@ std::vector<RaceSearch> search_races(const std::function<nn::Sequential()>& make
           res.real_loss = runs[r][k + 1];
           res.closest_loss = next;
           best_gap[r] = gap;
+          if (sums != nullptr && k < (*sums)[r].size()) locate_tensor(model, (*sums)[r][k], res);
         }
       }
       if (matched.empty()) continue;

@@ -14,6 +14,7 @@
 //   train::RaceSearch found = train::search_race(make_model, make_optimizer, x, y, 64, real_losses);
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <set>
@@ -72,8 +73,17 @@ struct RaceSearch {
   // real loss there and the closest one found.
   int failed_step = 0;
   double real_loss = 0, closest_loss = 0;
+  // With the real run's weight sums: the tensor whose weights, after the step
+  // before failed_step, part most from the closest schedule's (relative
+  // difference of the sums of squares), and that difference.
+  std::string failed_tensor;
+  double failed_tensor_relative = 0;
   std::string summary() const;
 };
+
+// A real run's weights after each step, as checksums: per step, per parameter
+// (in the model's named_parameters() order), {sum, sum of squares} in float64.
+using WeightSums = std::vector<std::vector<std::array<double, 2>>>;
 
 struct RaceSearchOptions {
   double rel_tol = 2e-6;          // a loss reproduces the real one within this relative distance
@@ -87,6 +97,7 @@ std::vector<RaceSearch> search_races(const std::function<nn::Sequential()>& make
                                      const std::function<void(nn::Sequential&)>& load_weights, const Tensor& x,
                                      const Tensor& y, std::int64_t batch_size,
                                      const std::vector<std::vector<double>>& real_runs, const nn::Loss& loss,
-                                     const RaceSearchOptions& options = {});
+                                     const RaceSearchOptions& options = {},
+                                     const std::vector<WeightSums>* real_weight_sums = nullptr);
 
 }  // namespace parity::train

@@ -7,7 +7,10 @@ writes tests/data/seed_keras2/weight.h5, x.npy, y.npy).
     KERAS_BACKEND=tensorflow .venv-tf/bin/python seed_raced.py [runs]
 
 Writes tests/data/seed_keras2/raced_<opt>_losses.npy: float32 [runs, batches], each
-run's batch losses, and raced.json (how many distinct runs there were)."""
+run's batch losses; raced_<opt>_sums.npy: float64 [runs, batches, weights, 2], the
+sum and the sum of squares of every weight after each batch (in Keras' get_weights
+order), which locate the tensor where a run parts from every schedule; and
+raced.json (how many distinct runs there were)."""
 import json
 import os
 import sys
@@ -34,18 +37,26 @@ y = numpy.load(os.path.join(OUT, "y.npy"))
 facts = {"runs": RUNS, "cpu": compat.cpu_model(), "tensorflow": tf.__version__, "keras": keras.__version__,
          "session": "Keras' default (TF's default intra/inter-op thread pools)", "optimizers": {}}
 for name, make in {"sgd": lambda: SGD(lr=1e-7), "adam": lambda: Adam()}.items():
-    rows = []
+    rows, all_sums = [], []
     for run in range(RUNS):
         K.clear_session()
         m = sm.build(x.shape[1])
         m.load_weights(os.path.join(OUT, "weight.h5"))
         m.compile(optimizer=make(), loss="mse")
-        losses = []
-        cb = keras.callbacks.LambdaCallback(on_batch_end=lambda b, logs: losses.append(numpy.float32(logs["loss"])))
+        losses, sums = [], []
+
+        def on_batch_end(b, logs, m=m, losses=losses, sums=sums):
+            losses.append(numpy.float32(logs["loss"]))
+            sums.append([[float(numpy.sum(w, dtype=numpy.float64)),
+                          float(numpy.sum(numpy.square(w, dtype=numpy.float64)))] for w in m.get_weights()])
+
+        cb = keras.callbacks.LambdaCallback(on_batch_end=on_batch_end)
         m.fit(x, y, batch_size=64, epochs=1, verbose=0, shuffle=False, callbacks=[cb])
         rows.append(losses)
+        all_sums.append(sums)
     arr = numpy.array(rows, numpy.float32)
     numpy.save(os.path.join(OUT, "raced_%s_losses.npy" % name), arr)
+    numpy.save(os.path.join(OUT, "raced_%s_sums.npy" % name), numpy.array(all_sums, numpy.float64))
     distinct = len({tuple(r.tolist()) for r in arr})
     facts["optimizers"][name] = {"distinct_runs": distinct, "losses": arr.tolist()}
     print(name, "distinct runs:", distinct, "of", RUNS)
