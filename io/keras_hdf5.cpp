@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "io/atomic_file.h"
+#include "io/hostile_text.h"
 #include "io/keras_weights.h"
 #include "tensor/error.h"
 #include "tensor/factories.h"
@@ -25,28 +26,12 @@ namespace {
 
 // Who does what to which file, for every error message:
 // "load_keras2_weights: w.h5: group 'conv2d_1' has no 'weight_names' attribute".
-struct Ctx {
-  const char* op;
-  const std::string& path;
-};
-
-#define K_CHECK(ctx, cond, ...) PARITY_CHECK(cond, (ctx).op, ": ", (ctx).path, ": ", __VA_ARGS__)
-#define K_FAIL(ctx, ...) PARITY_FAIL((ctx).op, ": ", (ctx).path, ": ", __VA_ARGS__)
+using Ctx = FileSource;
+#define K_CHECK PARITY_FILE_CHECK
+#define K_FAIL PARITY_FILE_FAIL
 
 // At most 64 characters of a name from the file, the unprintable ones as \xNN, in quotes.
-std::string q(std::string_view text) {
-  std::string out = "'";
-  for (const char c : text.substr(0, 64)) {
-    if (c >= ' ' && c <= '~') {
-      out += c;
-    } else {
-      constexpr char kHex[] = "0123456789abcdef";
-      const auto byte = static_cast<unsigned char>(c);
-      out += {'\\', 'x', kHex[byte >> 4], kHex[byte & 15]};
-    }
-  }
-  return out + (text.size() > 64 ? "...'" : "'");
-}
+std::string q(std::string_view text) { return "'" + printable_excerpt(text, 64) + "'"; }
 
 // While a reader or writer runs, HDF5 prints nothing (its default prints the
 // error stack to stderr); what failed goes into the parity::Error instead.
@@ -154,16 +139,16 @@ struct AccessLists {
 
 std::uint64_t file_size_of(const Ctx& ctx) {
   std::error_code error;
-  const auto status = std::filesystem::status(ctx.path, error);
-  PARITY_CHECK(!error && std::filesystem::exists(status), ctx.op, ": cannot open ", ctx.path, ": no such file");
-  PARITY_CHECK(std::filesystem::is_regular_file(status), ctx.op, ": cannot open ", ctx.path, ": not a regular file");
-  const std::uintmax_t size = std::filesystem::file_size(ctx.path, error);
-  PARITY_CHECK(!error, ctx.op, ": cannot open ", ctx.path, ": ", error.message());
+  const auto status = std::filesystem::status(ctx.name, error);
+  PARITY_CHECK(!error && std::filesystem::exists(status), ctx.op, ": cannot open ", ctx.name, ": no such file");
+  PARITY_CHECK(std::filesystem::is_regular_file(status), ctx.op, ": cannot open ", ctx.name, ": not a regular file");
+  const std::uintmax_t size = std::filesystem::file_size(ctx.name, error);
+  PARITY_CHECK(!error, ctx.op, ": cannot open ", ctx.name, ": ", error.message());
   return size;
 }
 
 Handle open_file(const Ctx& ctx) {
-  return checked(H5Fopen(ctx.path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, ctx, "not a readable HDF5 file");
+  return checked(H5Fopen(ctx.name.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, ctx, "not a readable HDF5 file");
 }
 
 const char* class_name(H5T_class_t c) {

@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "io/hostile_text.h"
 #include "tensor/error.h"
 #include "tensor/factories.h"
 
@@ -14,34 +15,17 @@ namespace parity::io {
 
 namespace {
 
-// Who reads what, for every error message: "load_npy: data/x.npy: truncated header ...".
-struct Source {
-  const char* op;
-  const std::string& name;
-};
-
-#define NPY_CHECK(src, cond, ...) PARITY_CHECK(cond, (src).op, ": ", (src).name, ": ", __VA_ARGS__)
-#define NPY_FAIL(src, ...) PARITY_FAIL((src).op, ": ", (src).name, ": ", __VA_ARGS__)
+using Source = FileSource;
+#define NPY_CHECK PARITY_FILE_CHECK
+#define NPY_FAIL PARITY_FILE_FAIL
 
 // The magic string (6 bytes), the version (2) and the header length (2 in
 // version 1.0, 4 in 2.0 and 3.0) come before the header dict.
 constexpr std::string_view kMagic("\x93NUMPY", 6);
 constexpr std::size_t kMaxPreamble = 12;
 
-// At most 32 characters of hostile text for an error message, the unprintable ones as \xNN.
-std::string excerpt(std::string_view text) {
-  std::string out;
-  for (const char c : text.substr(0, 32)) {
-    if (c >= ' ' && c <= '~') {
-      out += c;
-    } else {
-      constexpr char kHex[] = "0123456789abcdef";
-      const auto byte = static_cast<unsigned char>(c);
-      out += {'\\', 'x', kHex[byte >> 4], kHex[byte & 15]};
-    }
-  }
-  return text.size() > 32 ? out + "..." : out;
-}
+// At most 32 characters of hostile text for an error message.
+std::string excerpt(std::string_view text) { return printable_excerpt(text, 32); }
 
 DType dtype_from_descr(std::string_view descr, const Source& src) {
   if (descr == "<f4") return kFloat32;

@@ -1,5 +1,7 @@
 #include "io/safetensors.h"
 
+#include "io/hostile_text.h"
+
 #include <algorithm>
 #include <bit>
 #include <cstdint>
@@ -28,29 +30,12 @@ using json = nlohmann::json;
 constexpr std::uint64_t kMaxHeader = 100'000'000;
 constexpr std::string_view kMetadataKey = "__metadata__";
 
-// Who reads what, for every error message: "load_safetensors: w.safetensors: ...".
-struct Source {
-  const char* op;
-  const std::string& name;
-};
+using Source = FileSource;
+#define ST_CHECK PARITY_FILE_CHECK
+#define ST_FAIL PARITY_FILE_FAIL
 
-#define ST_CHECK(src, cond, ...) PARITY_CHECK(cond, (src).op, ": ", (src).name, ": ", __VA_ARGS__)
-#define ST_FAIL(src, ...) PARITY_FAIL((src).op, ": ", (src).name, ": ", __VA_ARGS__)
-
-// Hostile text for an error message: at most `limit` characters, the unprintable ones as \xNN.
-std::string excerpt(std::string_view text, std::size_t limit = 48) {
-  std::string out;
-  for (const char c : text.substr(0, limit)) {
-    if (c >= ' ' && c <= '~') {
-      out += c;
-    } else {
-      constexpr char kHex[] = "0123456789abcdef";
-      const auto byte = static_cast<unsigned char>(c);
-      out += {'\\', 'x', kHex[byte >> 4], kHex[byte & 15]};
-    }
-  }
-  return text.size() > limit ? out + "..." : out;
-}
+// Hostile text for an error message: at most `limit` characters.
+std::string excerpt(std::string_view text, std::size_t limit = 48) { return printable_excerpt(text, limit); }
 
 std::string quoted_name(std::string_view name) {
   std::string out(1, '\'');
