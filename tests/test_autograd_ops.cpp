@@ -186,11 +186,13 @@ std::vector<double> grad_of(const std::function<Tensor(const Tensor&)>& f, const
 // libm value such as log(2), which the device's libm may round otherwise).
 // Zeros and infinities, the values the note prescribes, must be exact.
 ::testing::AssertionResult values_are(const std::vector<double>& got, const std::vector<double>& want) {
-  if (got.size() != want.size()) return ::testing::AssertionFailure() << got.size() << " values, expected " << want.size();
+  if (got.size() != want.size())
+    return ::testing::AssertionFailure() << got.size() << " values, expected " << want.size();
   std::ostringstream bad;
   for (std::size_t i = 0; i < got.size(); ++i) {
     const bool exact_only = want[i] == 0 || std::isinf(want[i]);
-    const bool ok = got[i] == want[i] || (!exact_only && std::abs(got[i] - want[i]) <= 4.5e-16 * std::abs(want[i]));
+    const bool ok =
+        got[i] == want[i] || (!exact_only && std::abs(got[i] - want[i]) <= 4.5e-16 * std::abs(want[i]));
     if (!ok) bad << "\n  [" << i << "]: got " << std::setprecision(17) << got[i] << ", expected " << want[i];
   }
   if (bad.str().empty()) return ::testing::AssertionSuccess();
@@ -227,8 +229,9 @@ TEST_P(GradcheckOps, ClampPassesTheGradientAtItsBounds) {
 TEST_P(GradcheckOps, ReluAndAbsHaveZeroDerivativeAtZero) {
   EXPECT_EQ(kinks::grad_of([](const Tensor& t) { return relu(t); }, {0.0, -0.0, 1, -1, 1e-300}, device()),
             (std::vector<double>{0, 0, 1, 0, 1}));
-  EXPECT_EQ(kinks::grad_of([](const Tensor& t) { return abs(t); }, {0.0, -0.0, 2, -2}, {3, 3, 3, 3}, device()),
-            (std::vector<double>{0, 0, 3, -3}));
+  EXPECT_EQ(
+      kinks::grad_of([](const Tensor& t) { return abs(t); }, {0.0, -0.0, 2, -2}, {3, 3, 3, 3}, device()),
+      (std::vector<double>{0, 0, 3, -3}));
   EXPECT_EQ(kinks::grad_of([](const Tensor& t) { return sign(t); }, {0.0, 2, -2}, device()),
             (std::vector<double>{0, 0, 0}));
 }
@@ -290,14 +293,16 @@ TEST_P(GradcheckOps, PowAtZeroBaseAndZeroExponent) {
   Tensor b = from_vector(bv, {6}, device()).requires_grad_();
   sum(pow(a, b)).backward();
   EXPECT_TRUE(kinks::values_are(a.grad().to_vector<double>(), {0, 0, 1, 0, -kInf, 0.5 / std::sqrt(3.0)}));
-  EXPECT_TRUE(
-      kinks::values_are(b.grad().to_vector<double>(), {0, 0, 0, std::log(2.0), -kInf, std::sqrt(3.0) * std::log(3.0)}));
+  EXPECT_TRUE(kinks::values_are(b.grad().to_vector<double>(),
+                                {0, 0, 0, std::log(2.0), -kInf, std::sqrt(3.0) * std::log(3.0)}));
   using kinks::grad_of;
   // x^s: 0 everywhere when s == 0 (at x = 0 too); s x^(s-1) otherwise.
   EXPECT_EQ(grad_of([](const Tensor& t) { return pow(t, 0); }, {0, 2, -3}, device()),
             (std::vector<double>{0, 0, 0}));
-  EXPECT_EQ(grad_of([](const Tensor& t) { return pow(t, 1); }, {0, 2}, device()), (std::vector<double>{1, 1}));
-  EXPECT_EQ(grad_of([](const Tensor& t) { return pow(t, 2); }, {0, 2}, device()), (std::vector<double>{0, 4}));
+  EXPECT_EQ(grad_of([](const Tensor& t) { return pow(t, 1); }, {0, 2}, device()),
+            (std::vector<double>{1, 1}));
+  EXPECT_EQ(grad_of([](const Tensor& t) { return pow(t, 2); }, {0, 2}, device()),
+            (std::vector<double>{0, 4}));
   // s^x: 0 when s == 0 (x >= 0); s^x log(s) otherwise.
   EXPECT_EQ(grad_of([](const Tensor& t) { return pow(0.0, t); }, {0, 1, 2.5}, device()),
             (std::vector<double>{0, 0, 0}));

@@ -431,7 +431,9 @@ TEST_P(Conv, NonContiguousOperandsGiveTheContiguousCopysResult) {
         const Shape ys = conv2d_output_shape(xs, ws, o);
         const Tensor dy = to_tensor(random_ref(rng, ys, kFloat32, -1, 1), device);
         const int xc = nhwc ? 3 : 1, xh = nhwc ? 1 : 2, xw = nhwc ? 2 : 3;
-        const int wo = hwio ? 3 : 1, wh = hwio ? 0 : 2, ww = hwio ? 1 : 3;  // OIHW: its input channels (dim 0 would be dense)
+        // The dims to slice and stride; OIHW kernels are sliced along their input
+        // channels (a slice of dim 0 would still be dense).
+        const int wo = hwio ? 3 : 1, wh = hwio ? 0 : 2, ww = hwio ? 1 : 3;
 
         const Tensor y = conv2d(x, w, b, o);
         const Tensor dx = conv2d_backward_input(dy, w, xs, o);
@@ -463,11 +465,12 @@ TEST_P(Conv, NonContiguousOperandsGiveTheContiguousCopysResult) {
         Tensor x_leaf = to_tensor(to_ref(x), device).requires_grad_();
         Tensor w_leaf = to_tensor(to_ref(w), device).requires_grad_();
         Tensor b_leaf = to_tensor(to_ref(b), device).requires_grad_();
-        const Tensor x_view = x_leaf.permute(nhwc ? std::vector<std::int64_t>{0, 3, 1, 2}
-                                                  : std::vector<std::int64_t>{0, 2, 3, 1})
-                                  .contiguous()
-                                  .permute(nhwc ? std::vector<std::int64_t>{0, 2, 3, 1}
-                                                : std::vector<std::int64_t>{0, 3, 1, 2});
+        const Tensor x_view =
+            x_leaf
+                .permute(nhwc ? std::vector<std::int64_t>{0, 3, 1, 2} : std::vector<std::int64_t>{0, 2, 3, 1})
+                .contiguous()
+                .permute(nhwc ? std::vector<std::int64_t>{0, 2, 3, 1}
+                              : std::vector<std::int64_t>{0, 3, 1, 2});
         const Tensor w_view = transposed_storage(w_leaf);
         ASSERT_FALSE(x_view.is_contiguous());
         ASSERT_FALSE(w_view.is_contiguous());

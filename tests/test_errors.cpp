@@ -143,7 +143,8 @@ TEST_P(Errors, SizesThatOverflowInt64) {
   constexpr std::int64_t k32 = std::int64_t{1} << 32;
   EXPECT_PARITY_ERROR(empty({k32, k32}, u8()),
                       {"empty:", "[4294967296, 4294967296]", "uint8", "too large", "overflows int64"});
-  EXPECT_PARITY_ERROR(zeros({k32, k32, 2}, f32()), {"empty:", "[4294967296, 4294967296, 2]", "overflows int64"});
+  EXPECT_PARITY_ERROR(zeros({k32, k32, 2}, f32()),
+                      {"empty:", "[4294967296, 4294967296, 2]", "overflows int64"});
   // Fits as a count (2^61), not as bytes (2^64 for float64): still refused, before allocating.
   EXPECT_PARITY_ERROR(empty({std::int64_t{1} << 61}, f64()), {"empty:", "[2305843009213693952]", "float64"});
   // As NumPy: the non-zero sizes must fit even when another size is 0 (the strides would overflow).

@@ -114,8 +114,9 @@ TEST(Npy, RoundTripsEveryDtypeAndRank) {
   const auto path = (std::filesystem::temp_directory_path() / "parity_npy_roundtrip.npy").string();
   // A fresh seed each run, printed so that a failure can be replayed (PARITY_TEST_SEED sets it).
   const char* env = std::getenv("PARITY_TEST_SEED");
-  const std::uint64_t seed = env != nullptr && *env != '\0' ? std::strtoull(env, nullptr, 0)
-                                                           : static_cast<std::uint64_t>(std::random_device{}());
+  const std::uint64_t seed = env != nullptr && *env != '\0'
+                                 ? std::strtoull(env, nullptr, 0)
+                                 : static_cast<std::uint64_t>(std::random_device{}());
   SCOPED_TRACE("PARITY_TEST_SEED=" + std::to_string(seed));
   manual_seed(seed);
   for (const Tensor& t : {randn({3, 4, 5}, {.dtype = kFloat64}), rand({7}), randint(-9, 9, {2, 3}),
@@ -285,8 +286,8 @@ std::string read_bytes(const std::string& path) {
 // Same dtype, shape and bytes (NaN payloads and the sign of zero included).
 ::testing::AssertionResult same_array(const Tensor& got, const Tensor& want) {
   if (got.dtype() != want.dtype() || got.shape() != want.shape()) {
-    return ::testing::AssertionFailure() << "got " << got.dtype() << " " << to_string(got.shape()) << ", expected "
-                                         << want.dtype() << " " << to_string(want.shape());
+    return ::testing::AssertionFailure() << "got " << got.dtype() << " " << to_string(got.shape())
+                                         << ", expected " << want.dtype() << " " << to_string(want.shape());
   }
   const Tensor g = got.contiguous(), w = want.contiguous();
   if (g.nbytes() > 0 && std::memcmp(g.data_ptr(), w.data_ptr(), g.nbytes()) != 0) {
@@ -307,14 +308,15 @@ std::vector<Written> numpy_written() {
   std::vector<std::uint8_t> twelve(12);
   for (int i = 0; i < 12; ++i) twelve[i] = static_cast<std::uint8_t>(i);
   return {
-      {"np_f32_2x4.npy", from_vector<float>({0.0f, -0.0f, 1.5f, 1e-45f, fi, -fi, fnan,
-                                             -std::numeric_limits<float>::max()},
-                                            {2, 4})},
-      {"np_f64_5.npy", from_vector<double>({0.1, -2.5, dnan, 5e-324, std::numeric_limits<double>::max()}, {5})},
+      {"np_f32_2x4.npy",
+       from_vector<float>({0.0f, -0.0f, 1.5f, 1e-45f, fi, -fi, fnan, -std::numeric_limits<float>::max()},
+                          {2, 4})},
+      {"np_f64_5.npy",
+       from_vector<double>({0.1, -2.5, dnan, 5e-324, std::numeric_limits<double>::max()}, {5})},
       {"np_f64_1.npy", from_vector<double>({3.0}, {1})},
       {"np_i32_2x2x2.npy",
-       from_vector<std::int32_t>({std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::max(),
-                                  0, -1, 1, 2, 3, 4},
+       from_vector<std::int32_t>({std::numeric_limits<std::int32_t>::min(),
+                                  std::numeric_limits<std::int32_t>::max(), 0, -1, 1, 2, 3, 4},
                                  {2, 2, 2})},
       {"np_i64_scalar.npy", from_vector<std::int64_t>({-kI64Max}, {})},
       {"np_u8_3x1.npy", from_vector<std::uint8_t>({0, 7, 255}, {3, 1})},
@@ -350,7 +352,9 @@ TEST(NpyNumPy, WritesTheBytesNumPyWrites) {
     if (got == want) continue;
     std::size_t at = 0;
     while (at < std::min(got.size(), want.size()) && got[at] == want[at]) ++at;
-    const auto header = [](const std::string& file) { return file.substr(0, std::min<std::size_t>(file.size(), 128)); };
+    const auto header = [](const std::string& file) {
+      return file.substr(0, std::min<std::size_t>(file.size(), 128));
+    };
     ADD_FAILURE() << "the bytes differ from byte " << at << " (" << got.size() << " bytes written, NumPy's "
                   << want.size() << ")\n  written: " << header(got) << "\n  NumPy's: " << header(want);
   }
@@ -374,7 +378,8 @@ TEST(NpyNumPy, ReadsOtherVersionsAndAHeaderOver64KiB) {
   ASSERT_GT(bytes.size(), 70000u);
   // Version 2.0, and a header length (4 bytes, little-endian) past 65,535.
   EXPECT_EQ(bytes[6], 2);
-  const std::uint32_t length = static_cast<unsigned char>(bytes[8]) | static_cast<unsigned char>(bytes[9]) << 8 |
+  const std::uint32_t length = static_cast<unsigned char>(bytes[8]) |
+                               static_cast<unsigned char>(bytes[9]) << 8 |
                                static_cast<unsigned char>(bytes[10]) << 16 |
                                static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[11])) << 24;
   EXPECT_GT(length, 65535u);
@@ -396,11 +401,15 @@ TEST(NpyNumPy, TruncatedFilesAreRefused) {
   ASSERT_EQ(f32.size(), 160u);
   expect_rejected(f32.substr(0, 9), "truncated header: the file ends in the header length");
   expect_rejected(f32.substr(0, 100), "truncated header: the header length says 118 bytes, the file has 90");
-  expect_rejected(f32.substr(0, 128), "truncated data: shape [2, 4] of float32 needs 32 bytes, the file has 0");
-  expect_rejected(f32.substr(0, 159), "truncated data: shape [2, 4] of float32 needs 32 bytes, the file has 31");
+  expect_rejected(f32.substr(0, 128),
+                  "truncated data: shape [2, 4] of float32 needs 32 bytes, the file has 0");
+  expect_rejected(f32.substr(0, 159),
+                  "truncated data: shape [2, 4] of float32 needs 32 bytes, the file has 31");
   const std::string u8 = read_bytes(data("np_u8_3x1.npy"));
-  expect_rejected(u8.substr(0, u8.size() - 1), "truncated data: shape [3, 1] of uint8 needs 3 bytes, the file has 2");
+  expect_rejected(u8.substr(0, u8.size() - 1),
+                  "truncated data: shape [3, 1] of uint8 needs 3 bytes, the file has 2");
   const std::string big = read_bytes(data("np_v2_long_header.npy"));
   expect_rejected(big.substr(0, 65536), "truncated header: the header length says 70068 bytes");
-  expect_rejected(big.substr(0, big.size() - 4), "truncated data: shape [3] of float32 needs 12 bytes, the file has 8");
+  expect_rejected(big.substr(0, big.size() - 4),
+                  "truncated data: shape [3] of float32 needs 12 bytes, the file has 8");
 }

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "test_devices.h"
 #include "reference.h"
+#include "test_devices.h"
 
 namespace parity::testing {
 namespace {
@@ -118,8 +118,11 @@ TEST(Module, PyTorchInitBoundsFollowFanIn) {
     double fan_in;
   };
   std::vector<Layer> layers;
-  layers.push_back({"Conv2D", nn::Sequential{nn::Conv2D{{.filters = 448, .kernel = {3, 3}}}}, {8, 10, 10},
-                    Layout::NCHW, 8.0 * 9.0});
+  layers.push_back({"Conv2D",
+                    nn::Sequential{nn::Conv2D{{.filters = 448, .kernel = {3, 3}}}},
+                    {8, 10, 10},
+                    Layout::NCHW,
+                    8.0 * 9.0});
   layers.push_back({"Dense", nn::Sequential{nn::Dense{{.units = 448}}}, {30}, Layout::NHWC, 30.0});
   for (Layer& layer : layers) {
     layer.model.build(layer.input, {.layout = layer.layout, .init = nn::Init::PyTorch, .seed = 4});
@@ -272,9 +275,14 @@ TEST(Module, ActivationsByName) {
     in.v[0] = 0;
     in.v[1] = -0.0;
     const Tensor x = to_tensor(in, Device::cpu());
-    auto want = [&](auto f) { return ref_map(in, dtype, [&](double v) { return static_cast<double>(f(static_cast<long double>(v))); }); };
-    EXPECT_TRUE(matches(nn::Activation{"sigmoid"}(x), want([](long double v) { return 1 / (1 + std::exp(-v)); }), ulps(4)));
-    EXPECT_TRUE(matches(nn::Activation{"tanh"}(x), want([](long double v) { return std::tanh(v); }), ulps(4)));
+    auto want = [&](auto f) {
+      return ref_map(in, dtype,
+                     [&](double v) { return static_cast<double>(f(static_cast<long double>(v))); });
+    };
+    EXPECT_TRUE(matches(nn::Activation{"sigmoid"}(x),
+                        want([](long double v) { return 1 / (1 + std::exp(-v)); }), ulps(4)));
+    EXPECT_TRUE(
+        matches(nn::Activation{"tanh"}(x), want([](long double v) { return std::tanh(v); }), ulps(4)));
     EXPECT_TRUE(matches(nn::Activation{"linear"}(x), in, exact()));
     const Ref relu_want = want([](long double v) { return v > 0 ? v : 0.0L; });
     EXPECT_TRUE(matches(nn::Activation{"relu"}(x), relu_want, exact()));
@@ -390,10 +398,28 @@ TEST_P(Losses, MseIsKerasTwoStageMean) {
   }
 }
 
+// Fixed float32 values whose mse rounds differently in every order but Keras'
+// two-stage one in the Note's summation order (found by search; with NumPy's
+// float32: 7.2223954 two-stage, 7.222396 as one mean of all 30 squares,
+// 7.2223964 summing each row left to right).
+TEST_P(Losses, MseRoundsAsKerasTwoStageMeanInTheNotesOrder) {
+  if (!GetParam().is_cpu()) GTEST_SKIP() << "Note [Summation order] is the CPU's";
+  const std::vector<int> eighths{36, -3,  -15, -2, 0,   -15, 11,  22,  27, -36, -9, -22, 30, 26, -18,
+                                 9,  -24, 0,   37, -11, -21, -30, -12, -4, 14,  38, -14, 7,  38, 6};
+  std::vector<float> pv, tv;
+  for (int k : eighths) {
+    pv.push_back(static_cast<float>(k) / 8 + 0.5f);  // exact: p - t is k / 8
+    tv.push_back(0.5f);
+  }
+  const Tensor p = from_vector(pv, {6, 5}, GetParam()), t = from_vector(tv, {6, 5}, GetParam());
+  EXPECT_EQ(nn::losses::mse(p, t).item<float>(), 7.2223954f);
+}
+
 // Keras' mse and mae of a [2, 3, 4] batch: the mean over the last axis, then over everything else.
 TEST_P(Losses, KerasMeanOfARank3Batch) {
   TestRng rng;
-  const Ref pr = random_ref(rng, {2, 3, 4}, kFloat64, -2, 2), tr = random_ref(rng, {2, 3, 4}, kFloat64, -2, 2);
+  const Ref pr = random_ref(rng, {2, 3, 4}, kFloat64, -2, 2),
+            tr = random_ref(rng, {2, 3, 4}, kFloat64, -2, 2);
   long double mse = 0, mae = 0;
   for (int i = 0; i < 6; ++i) {
     long double row = 0, row_abs = 0;
@@ -407,8 +433,10 @@ TEST_P(Losses, KerasMeanOfARank3Batch) {
   }
   const Tensor p = to_tensor(pr, GetParam()), t = to_tensor(tr, GetParam());
   EXPECT_EQ(nn::losses::mse(p, t).shape(), Shape{});
-  EXPECT_NEAR(nn::losses::mse(p, t).item<double>(), static_cast<double>(mse), 1e-14 * static_cast<double>(mse));
-  EXPECT_NEAR(nn::losses::mae(p, t).item<double>(), static_cast<double>(mae), 1e-14 * static_cast<double>(mae));
+  EXPECT_NEAR(nn::losses::mse(p, t).item<double>(), static_cast<double>(mse),
+              1e-14 * static_cast<double>(mse));
+  EXPECT_NEAR(nn::losses::mae(p, t).item<double>(), static_cast<double>(mae),
+              1e-14 * static_cast<double>(mae));
 }
 
 TEST_P(Losses, CrossEntropiesMatchTheirFormulas) {
@@ -454,8 +482,10 @@ TEST_P(Losses, CrossEntropiesOfLargeLogitsMatchTheirFormulas) {
   // Terms of ~3000 summed: a few float64 roundings of that size (2^-52 * 3000 * 12 per term, far below the
   // naive forms' inf or NaN).
   const double tol = 16 * 3000 * 0x1p-52;
-  EXPECT_NEAR(nn::losses::binary_crossentropy_with_logits(x, t).item<double>(), static_cast<double>(bce), tol);
-  EXPECT_NEAR(nn::losses::categorical_crossentropy_with_logits(x, t).item<double>(), static_cast<double>(cce), tol);
+  EXPECT_NEAR(nn::losses::binary_crossentropy_with_logits(x, t).item<double>(), static_cast<double>(bce),
+              tol);
+  EXPECT_NEAR(nn::losses::categorical_crossentropy_with_logits(x, t).item<double>(), static_cast<double>(cce),
+              tol);
 }
 
 TEST_P(Losses, GradientsPassGradcheck) {

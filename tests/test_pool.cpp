@@ -367,13 +367,14 @@ TEST_P(Pool, NonContiguousOperandsGiveTheContiguousCopysResult) {
         for (const Variant& v : non_contiguous_4d(dy, c, h, w)) {
           SCOPED_TRACE("grad_output " + v.name);
           ASSERT_FALSE(v.t.is_contiguous());
-          EXPECT_TRUE(same_bits(pool2d_backward(kind, is_max ? x : Tensor(), is_max ? y : Tensor(), v.t, xs, o), dx))
+          EXPECT_TRUE(
+              same_bits(pool2d_backward(kind, is_max ? x : Tensor(), is_max ? y : Tensor(), v.t, xs, o), dx))
               << "backward";
           if (is_max) {  // the forward's output as a view too
-            EXPECT_TRUE(same_bits(pool2d_backward(kind, x, v.name == "transposed" ? transposed_storage(y)
-                                                                                   : sliced_along(y, c),
-                                                  v.t, xs, o),
-                                  dx))
+            EXPECT_TRUE(same_bits(
+                pool2d_backward(kind, x, v.name == "transposed" ? transposed_storage(y) : sliced_along(y, c),
+                                v.t, xs, o),
+                dx))
                 << "backward with the forward's output a view";
           }
         }

@@ -105,8 +105,8 @@ TEST(SeedModel, TheanoConvolutionOfFlippedKernelsIsTensorFlowsForward) {
   tf_flipped.load_state_dict(flipped);
   EXPECT_TRUE(same_bits(y_unflipped, tf_flipped(data.x)));
   const double scale = max(abs(y_tf)).item<double>(), apart = max(abs(sub(y_tf, y_unflipped))).item<double>();
-  EXPECT_GT(apart, 0.1 * scale) << "the unflipped model's output is only " << apart << " from TensorFlow's (scale "
-                                << scale << ")";
+  EXPECT_GT(apart, 0.1 * scale) << "the unflipped model's output is only " << apart
+                                << " from TensorFlow's (scale " << scale << ")";
 }
 
 TEST(SeedModel, TheanoLayoutModelWithConvertedWeightsComputesTheSameFunction) {

@@ -46,7 +46,8 @@ constexpr std::int64_t kTerms = 3136;  // the longest sum of the model: the seco
   const std::vector<double> av = a.to(Device::cpu()).to(kFloat64).to_vector<double>();
   const std::vector<double> bv = b.to(kFloat64).to_vector<double>();
   if (a.shape() != b.shape()) {
-    return ::testing::AssertionFailure() << "shape " << to_string(a.shape()) << " vs " << to_string(b.shape());
+    return ::testing::AssertionFailure()
+           << "shape " << to_string(a.shape()) << " vs " << to_string(b.shape());
   }
   double floor = 0;
   for (double v : bv) floor += std::abs(v) / static_cast<double>(bv.size());
@@ -59,13 +60,14 @@ constexpr std::int64_t kTerms = 3136;  // the longest sum of the model: the seco
     worst = std::max(worst, err / bound);
     if (!(err <= bound) && ++n_bad <= 5) {
       bad << "\n  at " << index_string(unravel(static_cast<std::int64_t>(i), b.shape())) << ": "
-          << std::setprecision(9) << av[i] << " vs Keras' " << bv[i] << " (|diff| " << err << " > " << bound << ")";
+          << std::setprecision(9) << av[i] << " vs Keras' " << bv[i] << " (|diff| " << err << " > " << bound
+          << ")";
     }
   }
   if (n_bad == 0) return ::testing::AssertionSuccess() << "worst " << worst << " of the bound";
-  return ::testing::AssertionFailure() << n_bad << " of " << av.size() << " elements differ by more than "
-                                       << looser << " x 2 sqrt(" << kTerms << ") eps (|b| + " << floor
-                                       << "), the mean |b|:" << bad.str();
+  return ::testing::AssertionFailure()
+         << n_bad << " of " << av.size() << " elements differ by more than " << looser << " x 2 sqrt("
+         << kTerms << ") eps (|b| + " << floor << "), the mean |b|:" << bad.str();
 }
 
 nn::StateDict keras_weights() {
