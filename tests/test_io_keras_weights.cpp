@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "file_test_helpers.h"
 #include "autograd/grad_mode.h"
 #include "io/keras_weights.h"
 #include "io/npy.h"
@@ -28,6 +29,8 @@
 #endif
 
 using namespace parity;
+using parity::testing::expect_error;
+using parity::testing::expect_same_bits;
 
 namespace {
 
@@ -50,31 +53,11 @@ std::string temp_path(const std::string& suffix = ".h5") {
       .string();
 }
 
-void expect_same_bits(const Tensor& got, const Tensor& want, const std::string& what) {
-  ASSERT_TRUE(got.defined()) << what;
-  EXPECT_EQ(got.dtype(), want.dtype()) << what;
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  const Tensor g = got.contiguous(), w = want.contiguous();
-  EXPECT_EQ(std::memcmp(g.data_ptr(), w.data_ptr(), g.nbytes()), 0) << what << ": the bits differ";
-}
-
 void expect_same_dict(const nn::StateDict& got, const nn::StateDict& want) {
   ASSERT_EQ(got.size(), want.size());
   for (const auto& [name, t] : want) {
     ASSERT_TRUE(got.count(name)) << name;
     expect_same_bits(got.at(name), t, name);
-  }
-}
-
-template <typename Fn>
-void expect_error(const Fn& fn, const std::string& file, const std::string& problem) {
-  try {
-    fn();
-    ADD_FAILURE() << file << ": accepted, expected a parity::Error saying '" << problem << "'";
-  } catch (const Error& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find(file), std::string::npos) << "the message does not name the file: " << what;
-    EXPECT_NE(what.find(problem), std::string::npos) << "expected '" << problem << "' in: " << what;
   }
 }
 

@@ -15,9 +15,12 @@
 #include <string>
 #include <vector>
 
+#include "file_test_helpers.h"
 #include "io/npy.h"
 
 using namespace parity;
+using parity::testing::expect_error;
+using parity::testing::expect_same_bits;
 
 namespace {
 std::string data(const std::string& name) { return std::string(PARITY_TEST_DATA_DIR) + "/npy/" + name; }
@@ -45,19 +48,6 @@ std::string temp_path() {
   return (std::filesystem::temp_directory_path() /
           ("parity_npy_" + test + "_" + std::to_string(getpid()) + ".npy"))
       .string();
-}
-
-// fn() throws a parity::Error whose message names the file and the problem.
-template <typename Fn>
-void expect_error(const Fn& fn, const std::string& file, const std::string& problem) {
-  try {
-    fn();
-    ADD_FAILURE() << file << ": accepted, expected a parity::Error saying '" << problem << "'";
-  } catch (const Error& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find(file), std::string::npos) << "the message does not name the file: " << what;
-    EXPECT_NE(what.find(problem), std::string::npos) << "expected '" << problem << "' in: " << what;
-  }
 }
 
 // load_npy (from a file) and parse_npy (from memory) both reject `bytes`,

@@ -16,12 +16,15 @@
 #include <numbers>
 #include <string>
 
+#include "file_test_helpers.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
 #include "tools/seed/seed.h"
 
 using namespace parity;
+using parity::testing::expect_error;
+using parity::testing::expect_same_bits;
 
 namespace {
 
@@ -37,28 +40,6 @@ std::string temp_path(const std::string& suffix = ".safetensors") {
   const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
   return (std::filesystem::temp_directory_path() / ("parity_st_" + test + "_" + std::to_string(getpid()) + suffix))
       .string();
-}
-
-// The same dtype, shape and bytes (NaN payloads and signed zeros included).
-void expect_same_bits(const Tensor& got, const Tensor& want, const std::string& what) {
-  ASSERT_TRUE(got.defined()) << what;
-  EXPECT_EQ(got.dtype(), want.dtype()) << what;
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  const Tensor g = got.contiguous(), w = want.contiguous();
-  EXPECT_EQ(std::memcmp(g.data_ptr(), w.data_ptr(), g.nbytes()), 0) << what << ": the bits differ";
-}
-
-// fn() throws a parity::Error whose message names the file and the problem.
-template <typename Fn>
-void expect_error(const Fn& fn, const std::string& file, const std::string& problem) {
-  try {
-    fn();
-    ADD_FAILURE() << file << ": accepted, expected a parity::Error saying '" << problem << "'";
-  } catch (const Error& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find(file), std::string::npos) << "the message does not name the file: " << what;
-    EXPECT_NE(what.find(problem), std::string::npos) << "expected '" << problem << "' in: " << what;
-  }
 }
 
 // The bytes of a safetensors file: the header's length, the header, the data.
