@@ -148,8 +148,24 @@ TEST(Lockstep, FindsKernelsNotFlippedOnLoad) {
   EXPECT_EQ(r.first->phase, "weights");
   EXPECT_EQ(r.first->tensor, "0.kernel");
   EXPECT_NE(r.first->why.find("flipped"), std::string::npos) << r.first->why;
-  // The free pass shows what a user sees: the first losses part beyond rounding.
-  EXPECT_GT(std::abs(r.free[0].loss_a - r.free[0].loss_b), 1e-5 * r.free[0].loss_a);  // rounding: ~1e-7
+  // The free pass shows what a user sees: the first predictions part far beyond
+  // rounding (~1e-6 of their scale; over 3000 seeds a flip gave 0.26 at least).
+  // Not the loss: a sum of signed terms, it can agree to 6e-6 (next test).
+  ASSERT_FALSE(r.free[0].outputs.empty());
+  EXPECT_EQ(r.free[0].outputs.back().name, "6");
+  EXPECT_GT(r.free[0].outputs.back().relative, 1e-2);
+}
+
+// A missing flip that leaves the first loss almost unchanged (5.6e-6 of it)
+// while the predictions part by 72% of their scale: why the report judges
+// tensors, not losses. This seed failed the loss check the test above once had.
+TEST(Lockstep, AMissingFlipCanLeaveTheFirstLossAlmostEqual) {
+  Pair p(698 * 7919, 2 * 16, /*convert=*/false);
+  const train::DivergenceReport r = train::lockstep(p.a, p.b, p.x, p.y, {.steps = 2, .batch_size = 16});
+  ASSERT_TRUE(r.first.has_value()) << r.summary();
+  EXPECT_EQ(r.first->tensor, "0.kernel");
+  EXPECT_LT(std::abs(r.free[0].loss_a - r.free[0].loss_b), 1e-5 * r.free[0].loss_a);
+  EXPECT_GT(r.free[0].outputs.back().relative, 0.5);
 }
 
 // A conversion that is wrong both ways (no flip in to_common nor in from_common)
