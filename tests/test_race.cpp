@@ -120,6 +120,41 @@ TEST_P(RealRacedRuns, SearchFindsTheirSchedulesOrTheStepItCannot) {
 
 INSTANTIATE_TEST_SUITE_P(Optimizers, RealRacedRuns, ::testing::Values("sgd", "adam"));
 
+// A run made with a known schedule is found by the search, and a run whose loss
+// no schedule gives is located at its step (cheap enough for the sanitizer
+// builds, which leave out the real runs above).
+TEST(Race, SearchFindsAPlantedScheduleAndLocatesAnImpossibleRun) {
+  const Tensor x = file("x").to(kFloat32), y = file("y");
+  const train::RaceSchedule planted = {{.late_weights = {6}, .late_iterations = true}};
+  std::vector<double> made;
+  {
+    nn::Sequential m = tf_model();
+    load_keras_weights(m);
+    train::RacedTrainer t(m, maker("adam"));
+    for (std::size_t k = 0; k <= planted.size(); ++k) {
+      const auto lo = static_cast<std::int64_t>(k) * kBatch;
+      made.push_back(t.step(x.slice(0, lo, lo + kBatch), y.slice(0, lo, lo + kBatch), nn::losses::mse,
+                            k < planted.size() ? planted[k] : train::RacedReads{}));
+    }
+  }
+  std::vector<double> impossible = made;
+  impossible[1] *= 1.01;
+  const std::vector<train::RaceSearch> found = train::search_races(
+      tf_model, maker("adam"), load_keras_weights, x, y, kBatch, {made, impossible}, nn::losses::mse);
+  ASSERT_EQ(found.size(), 2u);
+  ASSERT_FALSE(found[0].schedules.empty()) << found[0].summary();
+  bool has_planted = false;
+  for (const train::RaceSchedule& s : found[0].schedules) {
+    ASSERT_EQ(s.size(), 1u);
+    has_planted = has_planted || s[0] == planted[0];
+  }
+  EXPECT_TRUE(has_planted) << found[0].summary();
+  EXPECT_TRUE(found[1].schedules.empty()) << found[1].summary();
+  EXPECT_EQ(found[1].failed_step, 1);
+  EXPECT_EQ(found[1].real_loss, impossible[1]);
+  EXPECT_NE(found[1].closest_loss, impossible[1]);
+}
+
 // t_ahead (t read after its increment at every step) is one schedule.
 TEST(Race, TAheadIsLateIterationsAtEveryStep) {
   nn::Sequential a = tf_model(), b = tf_model();
