@@ -41,7 +41,8 @@ double train_step_flops(std::int64_t size) {
   return 2.0 * kBatch * (2 * m.conv1 + 3 * (m.conv2 + m.dense1 + m.dense2));
 }
 
-void BM_SeedTrainStep(benchmark::State& state, Device device) {
+void BM_SeedTrainStep(benchmark::State& state, Device device, CpuConvAlgorithm algorithm) {
+  CpuConvAlgorithmGuard conv(algorithm);
   const std::int64_t size = state.range(0);
   nn::Sequential model = seed::model();
   model.build({size, size, 3}, {.seed = 6, .device = device});
@@ -76,13 +77,20 @@ void BM_DenseTrain(benchmark::State& state, Device device) {
 
 void register_device(Device device) {
   const std::string d = device.is_cpu() ? "cpu" : "cuda";
-  auto* step = benchmark::RegisterBenchmark(("seed_train_step/f32/" + d).c_str(), BM_SeedTrainStep, device);
-  if (device.is_cpu()) {
-    step->Arg(32)->Arg(64);
-  } else {
-    step->Arg(64)->Arg(224);
+  // On the CPU: the default (oneDNN where built with it) and the im2col + GEMM reference path.
+  std::vector<std::pair<std::string, CpuConvAlgorithm>> variants{{d, CpuConvAlgorithm::OneDnn}};
+  if (device.is_cpu()) variants.push_back({"cpu_im2col", CpuConvAlgorithm::Im2colGemm});
+  for (const auto& [label, algorithm] : variants) {
+    auto* step = benchmark::RegisterBenchmark(("seed_train_step/f32/" + label).c_str(), BM_SeedTrainStep, device,
+                                              algorithm);
+    if (device.is_cpu()) {
+      step->Arg(32)->Arg(64);
+      if (label == "cpu") step->Arg(224);  // the seed's own size: ~8 s a step
+    } else {
+      step->Arg(64)->Arg(224);
+    }
+    step->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(device.is_cpu() ? 2.0 : 1.0);
   }
-  step->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(device.is_cpu() ? 2.0 : 1.0);
   benchmark::RegisterBenchmark(("dense_train/f32/" + d).c_str(), BM_DenseTrain, device)
       ->Arg(53 * 53 * 64)  // the seed's Dense(64) after the Flatten at 224x224
       ->Unit(benchmark::kMillisecond)

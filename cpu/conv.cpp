@@ -43,6 +43,7 @@
 #include <limits>
 #include <vector>
 
+#include "cpu/conv_onednn.h"
 #include "cpu/cpu_backend.h"
 #include "cpu/host_allocator.h"
 #include "cpu/index_range.h"
@@ -534,10 +535,47 @@ void backward_bias(const Geometry& g, bool nhwc, const T* dy, T* dbias) {
   }
 }
 
+// oneDNN computes this call (Note [oneDNN convolution]); an empty one stays here.
+bool on_onednn(const Conv2dArgs& a) {
+#if PARITY_WITH_ONEDNN
+  const Window2d& g = a.win;
+  return a.cpu_algorithm == CpuConvAlgorithm::OneDnn && a.dtype == kFloat32 && g.batch > 0 && g.out_h > 0 &&
+         g.out_w > 0;
+#else
+  (void)a;
+  return false;
+#endif
+}
+
+template <typename T>
+void add_bias(const Conv2dArgs& a, const T* bias, T* y) {
+  const Geometry g(a);
+  if (a.win.layout == Layout::NHWC) {
+    parallel_for(g.n * g.pixels, grain_for(g.co), [&](i64 b, i64 e) {
+      for (i64 r = b; r < e; ++r)
+        for (i64 o = 0; o < g.co; ++o) y[r * g.co + o] += bias[o];
+    });
+  } else {
+    parallel_for(g.n * g.co, grain_for(g.pixels), [&](i64 b, i64 e) {
+      for (i64 t = b; t < e; ++t) {
+        const T bo = bias[t % g.co];
+        for (i64 s = 0; s < g.pixels; ++s) y[t * g.pixels + s] += bo;
+      }
+    });
+  }
+}
+
 }  // namespace
 
 void CpuBackend::conv2d_forward(const Conv2dArgs& args, const void* x, const void* w, const void* bias,
                                 void* y) {
+#if PARITY_WITH_ONEDNN
+  if (on_onednn(args)) {
+    onednn::conv2d_forward(args, static_cast<const float*>(x), static_cast<const float*>(w), static_cast<float*>(y));
+    if (bias != nullptr) add_bias(args, static_cast<const float*>(bias), static_cast<float*>(y));
+    return;
+  }
+#endif
   dispatch_floating(args.dtype, "conv2d", [&]<typename T>() {
     const Geometry g(args);
     const KernelMap map(args);
@@ -553,6 +591,13 @@ void CpuBackend::conv2d_forward(const Conv2dArgs& args, const void* x, const voi
 }
 
 void CpuBackend::conv2d_backward_input(const Conv2dArgs& args, const void* dy, const void* w, void* dx) {
+#if PARITY_WITH_ONEDNN
+  if (on_onednn(args)) {
+    onednn::conv2d_backward_input(args, static_cast<const float*>(dy), static_cast<const float*>(w),
+                                  static_cast<float*>(dx));
+    return;
+  }
+#endif
   dispatch_floating(args.dtype, "conv2d_backward_input", [&]<typename T>() {
     const Geometry g(args);
     const KernelMap map(args);
@@ -567,6 +612,13 @@ void CpuBackend::conv2d_backward_input(const Conv2dArgs& args, const void* dy, c
 }
 
 void CpuBackend::conv2d_backward_weight(const Conv2dArgs& args, const void* x, const void* dy, void* dw) {
+#if PARITY_WITH_ONEDNN
+  if (on_onednn(args)) {
+    onednn::conv2d_backward_weight(args, static_cast<const float*>(x), static_cast<const float*>(dy),
+                                   static_cast<float*>(dw));
+    return;
+  }
+#endif
   dispatch_floating(args.dtype, "conv2d_backward_weight", [&]<typename T>() {
     const Geometry g(args);
     const KernelMap map(args);

@@ -212,6 +212,10 @@ int main(int argc, char** argv) try {
   std::cout << "The seed (keras-team/keras#6694): Keras 2.0.4, one conv/dense model, the same weights, Theano vs\n"
                "TensorFlow; Adam and Adadelta part, SGD does not. Here at 24x24 on the CPU, from committed runs of\n"
                "the real Keras 2.0.4.\n";
+  // Both of Keras' backends convolve as im2col + GEMM (Theano's CorrMM,
+  // TensorFlow's Eigen patches and contraction): so does this replay.
+  CpuConvAlgorithmGuard as_the_frameworks(CpuConvAlgorithm::Im2colGemm);
+  std::cout << "CPU convolutions: " << cpu_conv_algorithm_used(kFloat32) << ", as both backends compute them\n";
   const Tensor x = file("x").to(kFloat32), y = file("y");
   real_keras(x, y);
   if (with_race) race(x, y);

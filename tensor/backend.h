@@ -70,6 +70,7 @@ struct Conv2dArgs {
   ConvMode mode = ConvMode::CrossCorrelation;
   MathMode math_mode = MathMode::StrictFP32;  // TF32 lets cuDNN use tensor-op math for float32
   bool deterministic = true;                  // false lets cuDNN pick its fastest algorithm
+  CpuConvAlgorithm cpu_algorithm = CpuConvAlgorithm::OneDnn;  // the CPU's; float64 is always Im2colGemm
 };
 
 // A 2-D pooling resolved for a backend; images dense in win.layout.

@@ -13,6 +13,13 @@
 //   the opt-in for speed: cuDNN then times its algorithms and takes the
 //   fastest, deterministic or not, and the choice may differ between runs.
 //
+// - CpuConvAlgorithm: how the CPU computes conv2d and its gradients. OneDnn
+//   (the default where Parity is built with oneDNN: Note [oneDNN convolution]
+//   in cpu/conv_onednn.h) or Im2colGemm, im2col + OpenBLAS GEMM, the reference
+//   path: the same sums as Theano's CorrMM, so the Keras-on-Theano replays
+//   select it. float64, which oneDNN lacks, always runs on Im2colGemm;
+//   cpu_conv_algorithm_used() (tensor/conv.h) says which one a call takes.
+//
 // Nothing in the library changes these behind the user's back. The guards set a
 // value for a scope and restore the previous one; the settings are process-wide
 // (not per thread), so set them before starting threads that run ops.
@@ -32,8 +39,13 @@ constexpr std::string_view name(MathMode mode) {
 }
 inline std::ostream& operator<<(std::ostream& out, MathMode mode) { return out << name(mode); }
 
+enum class CpuConvAlgorithm : std::uint8_t { OneDnn, Im2colGemm };
+constexpr std::string_view name(CpuConvAlgorithm a) { return a == CpuConvAlgorithm::OneDnn ? "onednn" : "im2col_gemm"; }
+inline std::ostream& operator<<(std::ostream& out, CpuConvAlgorithm a) { return out << name(a); }
+
 namespace detail {
 struct Context {
+  std::atomic<CpuConvAlgorithm> cpu_conv_algorithm{CpuConvAlgorithm::OneDnn};
   std::atomic<MathMode> math_mode{MathMode::StrictFP32};
   std::atomic<bool> deterministic{true};
 };
@@ -52,6 +64,26 @@ inline bool deterministic() { return detail::context().deterministic.load(std::m
 inline void set_deterministic(bool enabled) {
   detail::context().deterministic.store(enabled, std::memory_order_relaxed);
 }
+
+// The requested algorithm; a build without oneDNN computes Im2colGemm for both.
+inline CpuConvAlgorithm cpu_conv_algorithm() {
+  return detail::context().cpu_conv_algorithm.load(std::memory_order_relaxed);
+}
+inline void set_cpu_conv_algorithm(CpuConvAlgorithm a) {
+  detail::context().cpu_conv_algorithm.store(a, std::memory_order_relaxed);
+}
+
+// Sets the CPU convolution algorithm for a scope.
+class CpuConvAlgorithmGuard {
+ public:
+  explicit CpuConvAlgorithmGuard(CpuConvAlgorithm a) : previous_(cpu_conv_algorithm()) { set_cpu_conv_algorithm(a); }
+  ~CpuConvAlgorithmGuard() { set_cpu_conv_algorithm(previous_); }
+  CpuConvAlgorithmGuard(const CpuConvAlgorithmGuard&) = delete;
+  CpuConvAlgorithmGuard& operator=(const CpuConvAlgorithmGuard&) = delete;
+
+ private:
+  CpuConvAlgorithm previous_;
+};
 
 // Sets the math mode for a scope: { MathModeGuard tf32(MathMode::TF32); y = matmul(a, b); }
 class MathModeGuard {

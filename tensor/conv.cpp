@@ -45,12 +45,22 @@ Conv2dArgs resolve(const char* op, const Shape& x_shape, const Shape& w_shape, c
   args.mode = o.mode;
   args.math_mode = math_mode();
   args.deterministic = deterministic();
+  args.cpu_algorithm = cpu_conv_algorithm();
   return args;
+}
+
+CpuConvAlgorithm algorithm_used(CpuConvAlgorithm requested, DType dtype) {
+#if PARITY_WITH_ONEDNN
+  if (requested == CpuConvAlgorithm::OneDnn && dtype == kFloat32) return CpuConvAlgorithm::OneDnn;
+#endif
+  (void)requested, (void)dtype;
+  return CpuConvAlgorithm::Im2colGemm;
 }
 
 void finish_args(Conv2dArgs& args, const Tensor& t) {
   args.dtype = t.dtype();
   args.device_index = t.device().index;
+  args.cpu_algorithm = algorithm_used(args.cpu_algorithm, args.dtype);
 }
 
 Tensor conv2d_raw(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o) {
@@ -86,6 +96,8 @@ Shape conv2d_output_shape(const Shape& x_shape, const Shape& w_shape, const Conv
   const Conv2dArgs args = resolve("conv2d", x_shape, w_shape, options);
   return args.win.output_shape(args.out_channels);
 }
+
+CpuConvAlgorithm cpu_conv_algorithm_used(DType dtype) { return algorithm_used(cpu_conv_algorithm(), dtype); }
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& options) {
   check_defined(x, "conv2d", "the input");

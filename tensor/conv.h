@@ -12,7 +12,8 @@
 //
 // Images are NHWC or NCHW; kernels HWIO (Keras: [kh, kw, in, out]) or OIHW
 // (PyTorch: [out, in, kh, kw]); any combination is accepted. The CPU computes
-// it as im2col + GEMM (cpu/conv.cpp), CUDA through cuDNN (cuda/conv.cpp).
+// it through oneDNN (cpu/conv_onednn.h) or as im2col + GEMM (cpu/conv.cpp),
+// as the context's CpuConvAlgorithm selects; CUDA through cuDNN (cuda/conv.cpp).
 #pragma once
 
 #include <array>
@@ -20,6 +21,7 @@
 #include <ostream>
 #include <string_view>
 
+#include "tensor/context.h"
 #include "tensor/tensor.h"
 #include "tensor/window.h"
 
@@ -59,6 +61,11 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 
 // The output's shape for these operands (validates like conv2d, computes nothing).
 Shape conv2d_output_shape(const Shape& x_shape, const Shape& weight_shape, const Conv2dOptions& options = {});
+
+// The algorithm the CPU backend computes a conv2d of `dtype` with, under the
+// current setting (tensor/context.h): OneDnn only for float32 in a build with
+// oneDNN, Im2colGemm otherwise.
+CpuConvAlgorithm cpu_conv_algorithm_used(DType dtype);
 
 // The gradient ops conv2d's backward is made of (they record nothing).
 // dL/dx for an input of x_shape, from dL/dy and the weight.

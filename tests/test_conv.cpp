@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/conv_onednn.h"
 #include "noncontiguous.h"
 #include "reference.h"
 #include "test_devices.h"
@@ -34,8 +35,35 @@ namespace {
 using i64 = std::int64_t;
 using Inputs = std::vector<Tensor>;
 
-class Conv : public ::testing::TestWithParam<Device> {};
-INSTANTIATE_TEST_SUITE_P(Devices, Conv, ::testing::ValuesIn(test_devices()), device_name);
+// Each device, and on the CPU each algorithm (tensor/context.h): im2col + GEMM,
+// and oneDNN where Parity is built with it (float64 runs on im2col for both).
+struct ConvTarget {
+  Device device;
+  CpuConvAlgorithm algorithm;
+};
+std::vector<ConvTarget> conv_targets() {
+  std::vector<ConvTarget> targets{{Device::cpu(), CpuConvAlgorithm::Im2colGemm}};
+  {
+    CpuConvAlgorithmGuard onednn(CpuConvAlgorithm::OneDnn);
+    if (cpu_conv_algorithm_used(kFloat32) == CpuConvAlgorithm::OneDnn)
+      targets.push_back({Device::cpu(), CpuConvAlgorithm::OneDnn});
+  }
+  for (const Device& d : test_devices())
+    if (!d.is_cpu()) targets.push_back({d, CpuConvAlgorithm::OneDnn});
+  return targets;
+}
+std::string target_name(const ::testing::TestParamInfo<ConvTarget>& info) {
+  const Device& d = info.param.device;
+  return d.is_cpu() ? (info.param.algorithm == CpuConvAlgorithm::OneDnn ? "cpu_onednn" : "cpu")
+                    : "cuda" + std::to_string(d.index);
+}
+
+class Conv : public ::testing::TestWithParam<ConvTarget> {
+ protected:
+  // The algorithm of this instance, for the whole test.
+  CpuConvAlgorithmGuard algorithm_{GetParam().algorithm};
+};
+INSTANTIATE_TEST_SUITE_P(Devices, Conv, ::testing::ValuesIn(conv_targets()), target_name);
 
 // ---- the test's own geometry (TensorFlow's rule for "same") ----
 
@@ -238,7 +266,7 @@ void check_configuration(const Geo& g, const Operands& ops, const RefConv& want,
 
 TEST_P(Conv, MatchesReference) {
   TestRng rng;
-  const Device device = GetParam();
+  const Device device = GetParam().device;
   for (const Case& k : cases()) {
     const Geo g = make_geo(k.n, k.c, k.h, k.w, k.co, k.kh, k.kw, k.opts);
     const Operands ops = random_operands(rng, g);
@@ -265,7 +293,7 @@ TEST_P(Conv, MatchesReference) {
 // The gradients autograd computes, against finite differences, for every option combination.
 TEST_P(Conv, Gradcheck) {
   TestRng rng;
-  const Device device = GetParam();
+  const Device device = GetParam().device;
   for (const Case& k : cases()) {
     // Smaller operands than the reference test: gradcheck costs two forwards per input element.
     const i64 n = std::min<i64>(k.n, 2), c = std::min<i64>(k.c, 2), co = std::min<i64>(k.co, 2);
@@ -290,7 +318,7 @@ TEST_P(Conv, Gradcheck) {
 // Through autograd, the gradients are exactly what the gradient ops return.
 TEST_P(Conv, AutogradUsesTheGradientOps) {
   TestRng rng;
-  const Device device = GetParam();
+  const Device device = GetParam().device;
   const Conv2dOptions o{.stride = {2, 1},
                         .padding = Padding::same(),
                         .layout = Layout::NCHW,
@@ -310,7 +338,7 @@ TEST_P(Conv, AutogradUsesTheGradientOps) {
 // Theano's convolution with kernel k computes TensorFlow's cross-correlation with k flipped.
 TEST_P(Conv, ConvolutionIsCrossCorrelationWithFlippedKernel) {
   TestRng rng;
-  const Device device = GetParam();
+  const Device device = GetParam().device;
   for (Layout l : kLayouts)
     for (KernelLayout kl : kKernelLayouts)
       for (DType dtype : float_dtypes()) {
@@ -341,7 +369,7 @@ TEST_P(Conv, ConvolutionIsCrossCorrelationWithFlippedKernel) {
 // The same convolution in NHWC and NCHW gives the same values, permuted.
 TEST_P(Conv, LayoutsAgree) {
   TestRng rng;
-  const Device device = GetParam();
+  const Device device = GetParam().device;
   for (DType dtype : float_dtypes()) {
     SCOPED_TRACE(std::string(name(dtype)));
     const Ref x = random_ref(rng, {3, 5, 10, 9}, dtype, -1, 1),
@@ -367,7 +395,7 @@ TEST_P(Conv, LayoutsAgree) {
 // filled several times per call: chunk boundaries fall mid-image and mid-row.
 TEST_P(Conv, ChunkedColumnsMatchReference) {
   TestRng rng;
-  const Device device = GetParam();
+  const Device device = GetParam().device;
   struct Big {
     std::string name;
     i64 n, c, h, w, co, kh, kw;
@@ -412,7 +440,7 @@ TEST_P(Conv, ChunkedColumnsMatchReference) {
 // NHWC input gave a result 13.0 off.
 TEST_P(Conv, NonContiguousOperandsGiveTheContiguousCopysResult) {
   TestRng rng;
-  const Device device = GetParam();
+  const Device device = GetParam().device;
   const std::vector<Conv2dOptions> options = {
       {}, {.stride = {2, 1}, .padding = Padding::same(), .dilation = {1, 2}, .mode = ConvMode::Convolution}};
   for (const Conv2dOptions& base : options)
@@ -487,7 +515,7 @@ TEST_P(Conv, NonContiguousOperandsGiveTheContiguousCopysResult) {
 // them (OpenBLAS's thread count is left alone: its GEMM bits depend on it, cpu/conv.cpp).
 TEST_P(Conv, Deterministic) {
   TestRng rng;
-  const Device device = GetParam();
+  const Device device = GetParam().device;
   for (Layout l : kLayouts) {
     SCOPED_TRACE(std::string(name(l)));
     const Conv2dOptions o{
@@ -511,7 +539,7 @@ TEST_P(Conv, Deterministic) {
 }
 
 TEST_P(Conv, Errors) {
-  const Device device = GetParam();
+  const Device device = GetParam().device;
   const TensorOptions f32{.dtype = kFloat32, .device = device};
   const Tensor x = ones({1, 5, 5, 3}, f32), w = ones({3, 3, 3, 2}, f32);
   EXPECT_PARITY_ERROR(conv2d(ones({5, 5, 3}, f32), w), {"conv2d", "4-D input", "[5, 5, 3]"});
@@ -541,6 +569,78 @@ TEST_P(Conv, Errors) {
                       {"conv2d_backward_weight", "[1, 3, 3, 2]", "[1, 4, 3, 2]"});
   EXPECT_PARITY_ERROR(conv2d_backward_bias(ones({3, 2}, f32), Layout::NHWC),
                       {"conv2d_backward_bias", "[3, 2]"});
+}
+
+}  // namespace
+}  // namespace parity::testing
+
+namespace parity::testing {
+namespace {
+
+// The seed model's two convolutions (7x7, 32 filters at 32x32; 7x7, 64
+// filters; batch 8), both layouts and modes: oneDNN's float32 forward and
+// gradients within gamma_m sum|terms| of the float64 result (im2col in
+// float64, which Conv.MatchesReference checks against the exact reference),
+// and not on oneDNN's reference kernels (which would be correct but slow).
+TEST(ConvOneDnn, SeedLayersOnJitKernelsWithinRoundingOfFloat64) {
+  CpuConvAlgorithmGuard onednn(CpuConvAlgorithm::OneDnn);
+  if (cpu_conv_algorithm_used(kFloat32) != CpuConvAlgorithm::OneDnn) GTEST_SKIP() << "built without oneDNN";
+  EXPECT_EQ(cpu_conv_algorithm_used(kFloat64), CpuConvAlgorithm::Im2colGemm);
+  TestRng rng;
+  struct Layer {
+    i64 c, h, co;
+  };
+  for (const Layer& layer : {Layer{3, 32, 32}, Layer{32, 26, 64}})
+    for (Layout l : kLayouts)
+      for (ConvMode m : kModes) {
+        const Conv2dOptions o{.layout = l,
+                              .kernel_layout = l == Layout::NHWC ? KernelLayout::HWIO : KernelLayout::OIHW,
+                              .mode = m};
+        SCOPED_TRACE(std::to_string(layer.c) + " channels, " + std::string(name(l)) + ", " +
+                     std::string(name(m)));
+        const Shape xs = l == Layout::NHWC ? Shape{8, layer.h, layer.h, layer.c} : Shape{8, layer.c, layer.h, layer.h};
+        const Shape ws = l == Layout::NHWC ? Shape{7, 7, layer.c, layer.co} : Shape{layer.co, layer.c, 7, 7};
+        const Tensor x = to_tensor(random_ref(rng, xs, kFloat32, -1, 1), Device::cpu());
+        const Tensor w = to_tensor(random_ref(rng, ws, kFloat32, -1, 1), Device::cpu());
+        const Tensor dy = to_tensor(random_ref(rng, conv2d_output_shape(xs, ws, o), kFloat32, -1, 1), Device::cpu());
+        const Tensor x64 = x.to(kFloat64), w64 = w.to(kFloat64), dy64 = dy.to(kFloat64);
+        const Tensor ax = abs(x64), aw = abs(w64), ady = abs(dy64);
+        const i64 oh = layer.h - 6;
+        struct Check {
+          const char* what;
+          Tensor got, want, magnitude;
+          i64 terms;
+        };
+        const Check checks[] = {
+            {"forward", conv2d(x, w, Tensor(), o), conv2d(x64, w64, Tensor(), o), conv2d(ax, aw, Tensor(), o),
+             layer.c * 49},
+            {"backward input", conv2d_backward_input(dy, w, xs, o), conv2d_backward_input(dy64, w64, xs, o),
+             conv2d_backward_input(ady, aw, xs, o), layer.co * 49},
+            {"backward weight", conv2d_backward_weight(x, dy, ws, o), conv2d_backward_weight(x64, dy64, ws, o),
+             conv2d_backward_weight(ax, ady, ws, o), 8 * oh * oh},
+        };
+        for (const Check& c : checks) {
+          const std::vector<double> got = c.got.to(kFloat64).to_vector<double>(), want = c.want.to_vector<double>(),
+                                    mag = c.magnitude.to_vector<double>();
+          ASSERT_EQ(got.size(), want.size()) << c.what;
+          double worst = 0;
+          for (std::size_t i = 0; i < got.size(); ++i)
+            worst = std::max(worst, std::abs(got[i] - want[i]) / (2.0 * c.terms * 0x1p-24 * mag[i] + 1e-300));
+          EXPECT_LE(worst, 1.0) << c.what << ": error over the rounding bound";
+        }
+#if PARITY_WITH_ONEDNN
+        const Conv2dArgs args = [&] {
+          Conv2dArgs a;
+          a.win = resolve_window("conv2d", xs, {.window = {7, 7}, .layout = l});
+          a.out_channels = layer.co;
+          a.kernel_layout = o.kernel_layout;
+          return a;
+        }();
+        const std::string impl = cpu::onednn::implementation(args);
+        std::cout << "[ oneDNN   ] " << to_string(xs) << " " << name(l) << ": " << impl << "\n";
+        EXPECT_EQ(impl.find("ref"), std::string::npos) << impl;
+#endif
+      }
 }
 
 }  // namespace

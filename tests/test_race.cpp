@@ -66,6 +66,7 @@ TEST(Race, InOrderScheduleIsTheSequentialRun) {
 class RealRacedRuns : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(RealRacedRuns, SearchFindsTheirSchedulesOrTheStepItCannot) {
+  CpuConvAlgorithmGuard as_tensorflow(CpuConvAlgorithm::Im2colGemm);  // as tests/test_seed_keras2.cpp
   const std::string opt = GetParam();
   const Tensor runs = file("raced_" + opt + "_losses");
   ASSERT_EQ(runs.dim(), 2);

@@ -82,6 +82,11 @@ std::unique_ptr<optim::Optimizer> make(const std::string& name, std::vector<Tens
 class SeedKeras2 : public ::testing::TestWithParam<Case> {};
 
 TEST_P(SeedKeras2, ParityReproducesTheRealKeras204Run) {
+  // Both backends convolve as im2col + GEMM (Theano's CorrMM, TensorFlow's
+  // Eigen patches and contraction): so does this replay. oneDNN's other sums
+  // move Adam's first step on the 2nd conv's kernel to 5.9e-4 of its scale
+  // from TensorFlow's (im2col: 2.4e-4; measured on an AMD EPYC Zen 1).
+  CpuConvAlgorithmGuard as_the_frameworks(CpuConvAlgorithm::Im2colGemm);
   const Case& c = GetParam();
   const bool theano = c.backend == seed::Backend::Theano;
   const std::string tag = std::string(seed::name(c.backend)) + "_" + c.optimizer;
