@@ -65,26 +65,6 @@ constexpr i64 kWorkGrain = 1 << 16;           // additions per parallel_for chun
 // inline, without waking the thread pool. (Partitions only: no result depends on them.)
 inline i64 grain_for(i64 work) { return std::max<i64>(1, kWorkGrain / std::max<i64>(1, work)); }
 
-// Temporary buffer from the caching host allocator: repeated calls reuse pages
-// already faulted in.
-template <typename T>
-class Scratch {
- public:
-  explicit Scratch(i64 n) : bytes_(static_cast<std::size_t>(std::max<i64>(n, 0)) * sizeof(T)) {
-    if (bytes_ > 0) ptr_ = static_cast<T*>(host_allocator().allocate(bytes_));
-  }
-  ~Scratch() {
-    if (ptr_ != nullptr) host_allocator().deallocate(ptr_, bytes_);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  T* get() const { return ptr_; }
-
- private:
-  std::size_t bytes_;
-  T* ptr_ = nullptr;
-};
-
 // C = A @ B (+ beta C), row-major; A [m, k] (stored [k, m] when ta), B [k, n] (stored [n, k] when tb).
 template <typename T>
 void gemm(bool ta, bool tb, i64 m, i64 n, i64 k, const T* a, i64 lda, const T* b, i64 ldb, T beta, T* c,
@@ -184,7 +164,7 @@ class CanonicalKernel {
   const T* get() const { return ptr_; }
 
  private:
-  Scratch<T> copy_;
+  HostScratch<T> copy_;
   const T* ptr_ = nullptr;
 };
 
@@ -294,7 +274,7 @@ void forward_nhwc(const Geometry& g, const T* x, const T* wc, const T* bias, T* 
     return;
   }
   const i64 chunk = g.chunk(rows, sizeof(T));
-  Scratch<T> cols(chunk * g.k);
+  HostScratch<T> cols(chunk * g.k);
   for (i64 r0 = 0; r0 < rows; r0 += chunk) {
     const i64 r1 = std::min(rows, r0 + chunk);
     im2col_nhwc(g, x, r0, r1, cols.get());
@@ -316,7 +296,7 @@ void backward_input_nhwc(const Geometry& g, const T* dy, const T* wc, T* dx) {
   fill_zero(dx, g.n * g.h * g.w * g.c);
   if (rows == 0 || g.co == 0) return;
   const i64 chunk = g.chunk(rows, sizeof(T));
-  Scratch<T> dcols(chunk * g.k);
+  HostScratch<T> dcols(chunk * g.k);
   for (i64 r0 = 0; r0 < rows; r0 += chunk) {
     const i64 r1 = std::min(rows, r0 + chunk);
     gemm<T>(false, true, r1 - r0, g.k, g.co, dy + r0 * g.co, g.co, wc, g.co, T(0), dcols.get(), g.k);
@@ -337,7 +317,7 @@ void backward_weight_nhwc(const Geometry& g, const T* x, const T* dy, T* dwc) {
     return;
   }
   const i64 chunk = g.chunk(rows, sizeof(T));
-  Scratch<T> cols(chunk * g.k);
+  HostScratch<T> cols(chunk * g.k);
   for (i64 r0 = 0; r0 < rows; r0 += chunk) {
     const i64 r1 = std::min(rows, r0 + chunk);
     im2col_nhwc(g, x, r0, r1, cols.get());
@@ -438,7 +418,7 @@ void for_each_column_block_nchw(const Geometry& g, const T* xn, i64 chunk, T* co
 template <typename T>
 void forward_nchw(const Geometry& g, const T* x, const T* wc, const T* bias, T* y) {
   const i64 chunk = g.direct ? g.pixels : g.chunk(g.pixels, sizeof(T));
-  Scratch<T> cols(g.direct ? 0 : chunk * g.k);
+  HostScratch<T> cols(g.direct ? 0 : chunk * g.k);
   for (i64 n = 0; n < g.n; ++n) {
     T* yn = y + n * g.co * g.pixels;
     for_each_column_block_nchw(
@@ -464,7 +444,7 @@ void backward_input_nchw(const Geometry& g, const T* dy, const T* wc, T* dx) {
   fill_zero(dx, g.n * image);
   if (g.pixels == 0 || g.co == 0) return;
   const i64 chunk = g.chunk(g.pixels, sizeof(T));
-  Scratch<T> dcols(chunk * g.k);
+  HostScratch<T> dcols(chunk * g.k);
   for (i64 n = 0; n < g.n; ++n) {
     for (i64 s0 = 0; s0 < g.pixels; s0 += chunk) {
       const i64 s1 = std::min(g.pixels, s0 + chunk), width = s1 - s0;
@@ -483,7 +463,7 @@ void backward_weight_nchw(const Geometry& g, const T* x, const T* dy, T* dwc) {
     return;
   }
   const i64 chunk = g.direct ? g.pixels : g.chunk(g.pixels, sizeof(T));
-  Scratch<T> cols(g.direct ? 0 : chunk * g.k);
+  HostScratch<T> cols(g.direct ? 0 : chunk * g.k);
   bool first = true;
   for (i64 n = 0; n < g.n; ++n) {
     for_each_column_block_nchw(g, x + n * g.c * g.h * g.w, chunk, cols.get(),
@@ -622,7 +602,7 @@ void CpuBackend::conv2d_backward_weight(const Conv2dArgs& args, const void* x, c
   dispatch_floating(args.dtype, "conv2d_backward_weight", [&]<typename T>() {
     const Geometry g(args);
     const KernelMap map(args);
-    Scratch<T> copy(map.identity() ? 0 : map.size());
+    HostScratch<T> copy(map.identity() ? 0 : map.size());
     T* dwc = map.identity() ? static_cast<T*>(dw) : copy.get();
     const auto* xs = static_cast<const T*>(x);
     const auto* dys = static_cast<const T*>(dy);

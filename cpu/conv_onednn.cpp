@@ -128,23 +128,8 @@ const Plan& plan(Direction dir, const Conv2dArgs& a) {
   return *it->second;
 }
 
-// Host memory for a buffer in the primitive's layout (from the caching allocator).
-class Buffer {
- public:
-  explicit Buffer(const memory::desc& md) : bytes_(md.get_size()) {
-    if (bytes_ > 0) ptr_ = host_allocator().allocate(bytes_);
-  }
-  ~Buffer() {
-    if (ptr_ != nullptr) host_allocator().deallocate(ptr_, bytes_);
-  }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  void* get() const { return ptr_; }
-
- private:
-  std::size_t bytes_;
-  void* ptr_ = nullptr;
-};
+// Host memory for a buffer in the primitive's layout.
+using Buffer = HostScratch<std::uint8_t>;
 
 // An operand in the primitive's layout: the user's memory itself where the
 // layouts agree, else a reordered copy (`in`: copied from the user's memory now;
@@ -157,7 +142,7 @@ class Operand {
       mem_ = user_;
       return;
     }
-    copy_ = std::make_unique<Buffer>(want);
+    copy_ = std::make_unique<Buffer>(static_cast<std::int64_t>(want.get_size()));
     mem_ = memory(want, engine(), copy_->get());
     if (in) dnnl::reorder(user_, mem_).execute(s, user_, mem_);
   }
@@ -195,7 +180,7 @@ void run(Direction dir, const Conv2dArgs& a, const void* src, const void* weight
   Operand os(d.user_src, src, p.src, !bwd_in, s);
   Operand ow(d.user_weights, weights, p.weights, dir != Direction::BackwardWeight, s);
   Operand od(d.user_dst, dst, p.dst, !fwd, s);
-  Buffer scratch(p.scratchpad);
+  Buffer scratch(static_cast<std::int64_t>(p.scratchpad.get_size()));
   const memory pad(p.scratchpad, engine(), scratch.get());
   if (fwd) {
     p.primitive.execute(s, {{DNNL_ARG_SRC, os.get()}, {DNNL_ARG_WEIGHTS, ow.get()}, {DNNL_ARG_DST, od.get()},
@@ -218,28 +203,26 @@ bool empty(const Conv2dArgs& a) {
   return g.batch == 0 || g.channels == 0 || a.out_channels == 0 || g.out_h == 0 || g.out_w == 0;
 }
 
+// fn(args, kernel) on the cross-correlation that computes `a`: true convolution
+// is cross-correlation with the kernel flipped.
+template <typename Fn>
+void as_cross_correlation(const Conv2dArgs& a, const float* w, Fn&& fn) {
+  if (a.mode != ConvMode::Convolution) return fn(a, w);
+  const std::vector<float> f = flipped(a, w);
+  Conv2dArgs cc = a;
+  cc.mode = ConvMode::CrossCorrelation;
+  fn(cc, f.data());
+}
+
 }  // namespace
 
 void conv2d_forward(const Conv2dArgs& a, const float* x, const float* w, float* y) {
-  if (a.mode == ConvMode::Convolution) {
-    const std::vector<float> f = flipped(a, w);
-    Conv2dArgs cc = a;
-    cc.mode = ConvMode::CrossCorrelation;
-    conv2d_forward(cc, x, f.data(), y);
-    return;
-  }
-  run(Direction::Forward, a, x, w, y);
+  as_cross_correlation(a, w, [&](const Conv2dArgs& c, const float* k) { run(Direction::Forward, c, x, k, y); });
 }
 
 void conv2d_backward_input(const Conv2dArgs& a, const float* dy, const float* w, float* dx) {
-  if (a.mode == ConvMode::Convolution) {
-    const std::vector<float> f = flipped(a, w);
-    Conv2dArgs cc = a;
-    cc.mode = ConvMode::CrossCorrelation;
-    conv2d_backward_input(cc, dy, f.data(), dx);
-    return;
-  }
-  run(Direction::BackwardInput, a, dx, w, dy);
+  as_cross_correlation(a, w,
+                       [&](const Conv2dArgs& c, const float* k) { run(Direction::BackwardInput, c, dx, k, dy); });
 }
 
 void conv2d_backward_weight(const Conv2dArgs& a, const float* x, const float* dy, float* dw) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -41,5 +42,25 @@ class HostAllocator final : public Allocator {
 };
 
 HostAllocator& host_allocator();
+
+// A temporary buffer of n elements from the caching host allocator (repeated
+// calls reuse pages already faulted in); freed when it goes out of scope.
+template <typename T>
+class HostScratch {
+ public:
+  explicit HostScratch(std::int64_t n) : bytes_(static_cast<std::size_t>(n > 0 ? n : 0) * sizeof(T)) {
+    if (bytes_ > 0) ptr_ = static_cast<T*>(host_allocator().allocate(bytes_));
+  }
+  ~HostScratch() {
+    if (ptr_ != nullptr) host_allocator().deallocate(ptr_, bytes_);
+  }
+  HostScratch(const HostScratch&) = delete;
+  HostScratch& operator=(const HostScratch&) = delete;
+  T* get() const { return ptr_; }
+
+ private:
+  std::size_t bytes_;
+  T* ptr_ = nullptr;
+};
 
 }  // namespace parity::cpu
