@@ -64,50 +64,42 @@ Descs descs_of(const Conv2dArgs& a) {
 
 memory::desc any(const memory::dims& dims) { return memory::desc(dims, memory::data_type::f32, tag::any); }
 
-dnnl::convolution_forward::primitive_desc forward_pd(const Descs& d) {
-  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                             any(d.src), any(d.weights), any(d.dst), d.strides, d.dilates, d.pad_l,
-                                             d.pad_r);
-  return {desc, engine()};
-}
-
 // A cached primitive and the layouts it runs on.
 struct Plan {
   dnnl::primitive primitive;
   memory::desc src, weights, dst;  // as the primitive wants them (diff_* for the backward ones)
   memory::desc scratchpad;
   std::string impl;
+  Descs user;  // the user's layouts of the same operands
 };
 
 Plan make_plan(Direction dir, const Conv2dArgs& a) {
   const Descs d = descs_of(a);
-  const auto fwd = forward_pd(d);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  Plan p;
+  // The forward primitive, and the hint both backward ones need.
+  const dnnl::convolution_forward::desc fwd_desc(dnnl::prop_kind::forward_training,
+                                                 dnnl::algorithm::convolution_direct, any(d.src), any(d.weights),
+                                                 any(d.dst), d.strides, d.dilates, d.pad_l, d.pad_r);
+  const dnnl::convolution_forward::primitive_desc fwd(fwd_desc, attr, engine());
   if (dir == Direction::Forward) {
-    const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training,
-                                               dnnl::algorithm::convolution_direct, any(d.src), any(d.weights),
-                                               any(d.dst), d.strides, d.dilates, d.pad_l, d.pad_r);
-    const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine());
-    p = {dnnl::convolution_forward(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(), pd.scratchpad_desc(),
-         pd.impl_info_str()};
-  } else if (dir == Direction::BackwardInput) {
+    return {dnnl::convolution_forward(fwd), fwd.src_desc(), fwd.weights_desc(), fwd.dst_desc(),
+            fwd.scratchpad_desc(), fwd.impl_info_str(), d};
+  }
+  if (dir == Direction::BackwardInput) {
     const dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, any(d.src),
                                                      any(d.weights), any(d.dst), d.strides, d.dilates, d.pad_l,
                                                      d.pad_r);
     const dnnl::convolution_backward_data::primitive_desc pd(desc, attr, engine(), fwd);
-    p = {dnnl::convolution_backward_data(pd), pd.diff_src_desc(), pd.weights_desc(), pd.diff_dst_desc(),
-         pd.scratchpad_desc(), pd.impl_info_str()};
-  } else {
-    const dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, any(d.src),
-                                                        any(d.weights), any(d.dst), d.strides, d.dilates,
-                                                        d.pad_l, d.pad_r);
-    const dnnl::convolution_backward_weights::primitive_desc pd(desc, attr, engine(), fwd);
-    p = {dnnl::convolution_backward_weights(pd), pd.src_desc(), pd.diff_weights_desc(), pd.diff_dst_desc(),
-         pd.scratchpad_desc(), pd.impl_info_str()};
+    return {dnnl::convolution_backward_data(pd), pd.diff_src_desc(), pd.weights_desc(), pd.diff_dst_desc(),
+            pd.scratchpad_desc(), pd.impl_info_str(), d};
   }
-  return p;
+  const dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, any(d.src),
+                                                      any(d.weights), any(d.dst), d.strides, d.dilates, d.pad_l,
+                                                      d.pad_r);
+  const dnnl::convolution_backward_weights::primitive_desc pd(desc, attr, engine(), fwd);
+  return {dnnl::convolution_backward_weights(pd), pd.src_desc(), pd.diff_weights_desc(), pd.diff_dst_desc(),
+          pd.scratchpad_desc(), pd.impl_info_str(), d};
 }
 
 const Plan& plan(Direction dir, const Conv2dArgs& a) {
@@ -156,25 +148,27 @@ class Operand {
   std::unique_ptr<Buffer> copy_;
 };
 
-// The kernel flipped in both spatial dims, in the user's layout (true convolution).
-std::vector<float> flipped(const Conv2dArgs& a, const float* w) {
+// w spatially flipped into f (both in the user's layout): true convolution.
+void flip_kernel(const Conv2dArgs& a, const float* w, float* f) {
   const i64 kh = a.win.window_h, kw = a.win.window_w;
   const i64 inner = a.win.channels * a.out_channels;  // HWIO: (i, o) per tap; OIHW: taps per (o, i)
-  std::vector<float> f(static_cast<std::size_t>(kh * kw * inner));
   if (a.kernel_layout == KernelLayout::HWIO) {
     for (i64 p = 0; p < kh; ++p)
       for (i64 q = 0; q < kw; ++q)
-        std::copy_n(w + ((kh - 1 - p) * kw + (kw - 1 - q)) * inner, inner, f.data() + (p * kw + q) * inner);
+        std::copy_n(w + ((kh - 1 - p) * kw + (kw - 1 - q)) * inner, inner, f + (p * kw + q) * inner);
   } else {
     for (i64 r = 0; r < inner; ++r)
       for (i64 t = 0; t < kh * kw; ++t) f[r * kh * kw + t] = w[r * kh * kw + (kh * kw - 1 - t)];
   }
-  return f;
+}
+
+std::size_t kernel_size(const Conv2dArgs& a) {
+  return static_cast<std::size_t>(a.win.window_h * a.win.window_w * a.win.channels * a.out_channels);
 }
 
 void run(Direction dir, const Conv2dArgs& a, const void* src, const void* weights, const void* dst) {
   const Plan& p = plan(dir, a);
-  const Descs d = descs_of(a);
+  const Descs& d = p.user;
   dnnl::stream s(engine());
   const bool fwd = dir == Direction::Forward, bwd_in = dir == Direction::BackwardInput;
   Operand os(d.user_src, src, p.src, !bwd_in, s);
@@ -208,7 +202,8 @@ bool empty(const Conv2dArgs& a) {
 template <typename Fn>
 void as_cross_correlation(const Conv2dArgs& a, const float* w, Fn&& fn) {
   if (a.mode != ConvMode::Convolution) return fn(a, w);
-  const std::vector<float> f = flipped(a, w);
+  std::vector<float> f(kernel_size(a));
+  flip_kernel(a, w, f.data());
   Conv2dArgs cc = a;
   cc.mode = ConvMode::CrossCorrelation;
   fn(cc, f.data());
@@ -226,17 +221,13 @@ void conv2d_backward_input(const Conv2dArgs& a, const float* dy, const float* w,
 }
 
 void conv2d_backward_weight(const Conv2dArgs& a, const float* x, const float* dy, float* dw) {
-  if (a.mode == ConvMode::Convolution) {
-    std::vector<float> g(static_cast<std::size_t>(a.win.window_h * a.win.window_w * a.win.channels *
-                                                  a.out_channels));
-    Conv2dArgs cc = a;
-    cc.mode = ConvMode::CrossCorrelation;
-    conv2d_backward_weight(cc, x, dy, g.data());
-    const std::vector<float> f = flipped(a, g.data());
-    std::copy(f.begin(), f.end(), dw);
-    return;
-  }
-  run(Direction::BackwardWeight, a, x, dw, dy);
+  if (a.mode != ConvMode::Convolution) return run(Direction::BackwardWeight, a, x, dw, dy);
+  // The flipped kernel's gradient, flipped back.
+  std::vector<float> g(kernel_size(a));
+  Conv2dArgs cc = a;
+  cc.mode = ConvMode::CrossCorrelation;
+  run(Direction::BackwardWeight, cc, x, g.data(), dy);
+  flip_kernel(a, g.data(), dw);
 }
 
 std::string implementation(const Conv2dArgs& a) {
