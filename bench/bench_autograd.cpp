@@ -24,9 +24,9 @@
 #include <optional>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "tensor/factories.h"
-#include "tensor/ops.h"
+#include "parity/autograd/autograd.h"
+#include "parity/tensor/factories.h"
+#include "parity/tensor/ops.h"
 
 namespace {
 

@@ -20,12 +20,12 @@
 #include <string>
 #include <vector>
 
-#include "tensor/device.h"
-#include "tensor/dtype.h"
-#include "tensor/factories.h"
-#include "tensor/memory.h"
-#include "tensor/ops.h"
-#include "tensor/tensor.h"
+#include "parity/tensor/device.h"
+#include "parity/tensor/dtype.h"
+#include "parity/tensor/factories.h"
+#include "parity/tensor/memory.h"
+#include "parity/tensor/ops.h"
+#include "parity/tensor/tensor.h"
 
 namespace parity::bench {
 

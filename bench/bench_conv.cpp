@@ -22,8 +22,8 @@
 #include <string>
 
 #include "bench/bench_common.h"
-#include "tensor/conv.h"
-#include "tensor/pool.h"
+#include "parity/tensor/conv.h"
+#include "parity/tensor/pool.h"
 
 namespace parity::bench {
 namespace {

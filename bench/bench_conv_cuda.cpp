@@ -1,5 +1,5 @@
-// The CUDA convolution and pooling benchmarks (cuDNN: cuda/conv.cpp,
-// cuda/pool.cpp) at the seed model's layers at full size (seed/keras-issue.txt:
+// The CUDA convolution and pooling benchmarks (cuDNN: parity/cuda/conv.cpp,
+// parity/cuda/pool.cpp) at the seed model's layers at full size (seed/keras-issue.txt:
 // batch 64, Keras' NHWC images and HWIO kernels; the argument is the model's
 // input size, 224): Conv2D(64, 7x7, valid) on 224x224x3 (seed1), then on
 // 218x218x64 -> 212x212x64 (seed2), and MaxPool2D(4x4) on 212x212x64.
@@ -7,7 +7,7 @@
 //   conv2d_{fwd,bwd_input,bwd_weight}_seed{1,2}_nhwc_{strict,tf32}_{det,fast}/f32/cuda/224
 //   max_pool2d_{fwd,bwd}_4x4_nhwc/f32/cuda/224
 //
-// strict / tf32: MathMode (tensor/context.h). det / fast: the deterministic
+// strict / tf32: MathMode (parity/tensor/context.h). det / fast: the deterministic
 // algorithm cuDNN's heuristics rank first (Parity's default) or the fastest
 // one cudnnFind measures (deterministic(false)); the difference is the price of
 // reproducibility. Counters: FLOP/s = 2*N*OH*OW*Cout*Cin*KH*KW per pass (each
@@ -33,10 +33,10 @@
 
 #include "bench/bench_common.h"
 #include "bench/bench_cuda_common.h"
-#include "cuda/api.h"
-#include "tensor/context.h"
-#include "tensor/conv.h"
-#include "tensor/pool.h"
+#include "parity/cuda/api.h"
+#include "parity/tensor/context.h"
+#include "parity/tensor/conv.h"
+#include "parity/tensor/pool.h"
 
 #if PARITY_WITH_CUDA
 #include <cuda_runtime.h>

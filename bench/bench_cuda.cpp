@@ -29,8 +29,8 @@
 
 #include "bench/bench_common.h"
 #include "bench/bench_cuda_common.h"
-#include "cuda/api.h"
-#include "tensor/context.h"
+#include "parity/cuda/api.h"
+#include "parity/tensor/context.h"
 
 #if PARITY_WITH_CUDA
 #include <cublas_v2.h>

@@ -12,7 +12,7 @@
 #include <cstdio>
 #include <string>
 
-#include "cuda/api.h"
+#include "parity/cuda/api.h"
 
 namespace parity::bench {
 
@@ -50,7 +50,7 @@ inline int run_cuda_suite(int argc, char** argv, const char* suite, void (*regis
 #include <cstdio>
 #include <cstdlib>
 
-#include "cuda/api.h"
+#include "parity/cuda/api.h"
 
 namespace parity::bench {
 

@@ -124,7 +124,7 @@ void BM_OpenBlasGemm(benchmark::State& state, DType dtype) {
 // ---- STREAM-like memory bandwidth ----
 
 // The arrays come from Parity's allocator, so the references and the ops run
-// on the same kind of memory (huge pages for large blocks, cpu/host_allocator.cpp);
+// on the same kind of memory (huge pages for large blocks, parity/cpu/host_allocator.cpp);
 // first touch by the same static schedule the kernels use.
 float* stream_buffer(Tensor& holder, std::int64_t n, float value) {
   holder = empty({n});

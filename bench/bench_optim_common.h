@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "optim/optim.h"
+#include "parity/optim/optim.h"
 
 namespace parity::bench {
 

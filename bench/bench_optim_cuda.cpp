@@ -1,5 +1,5 @@
 // Optimizer step benchmarks on CUDA (issue 5): the fused kernels of
-// optim/cuda_kernels.cu, and composed mode where the preset allows it.
+// parity/optim/cuda_kernels.cu, and composed mode where the preset allows it.
 //
 // Names: optim_<optimizer>/<preset>/<fused|composed>/cuda/<n>, n = 1M, 10M,
 // 100M parameters. Timing: CUDA events around each step (manual time); each
@@ -18,11 +18,11 @@
 #include <vector>
 
 #include "bench/bench_cuda_common.h"
-#include "cuda/api.h"
+#include "parity/cuda/api.h"
 #include "bench/bench_optim_common.h"
-#include "optim/optim.h"
-#include "tensor/factories.h"
-#include "tensor/ops.h"
+#include "parity/optim/optim.h"
+#include "parity/tensor/factories.h"
+#include "parity/tensor/ops.h"
 
 #if PARITY_WITH_CUDA
 #include <cuda_runtime.h>

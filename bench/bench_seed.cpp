@@ -17,7 +17,7 @@
 #include <string>
 
 #include "tools/seed/seed.h"
-#include "train/train.h"
+#include "parity/train/train.h"
 
 namespace parity::bench {
 namespace {

@@ -14,7 +14,7 @@ if(NOT PARITY_CUDA STREQUAL "OFF")
   endif()
 endif()
 
-# cuDNN 9 (convolution and pooling: cuda/conv.cpp, cuda/pool.cpp). Searched
+# cuDNN 9 (convolution and pooling: parity/cuda/conv.cpp, parity/cuda/pool.cpp). Searched
 # beside nvcc's toolkit (/usr/local/cuda/include, lib64, lib), under CUDNN_ROOT
 # (a cuDNN tarball, or a pip wheel's site-packages/nvidia/cudnn), then in the
 # system folders. Without it the CUDA backend is not built (AUTO) or the
@@ -65,14 +65,14 @@ if(PARITY_WITH_CUDA)
   set(CMAKE_CUDA_STANDARD 20)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)
   find_package(CUDAToolkit REQUIRED)
-  file(GLOB PARITY_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cuda/*.cu
-                                                  ${CMAKE_CURRENT_SOURCE_DIR}/cuda/*.cpp
-                                                  ${CMAKE_CURRENT_SOURCE_DIR}/optim/*.cu)
+  file(GLOB PARITY_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/parity/cuda/*.cu
+                                                  ${CMAKE_CURRENT_SOURCE_DIR}/parity/cuda/*.cpp
+                                                  ${CMAKE_CURRENT_SOURCE_DIR}/parity/optim/*.cu)
   list(FILTER PARITY_CUDA_SOURCES EXCLUDE REGEX "no_cuda\\.cpp$")
 
   # What the build needs at run time from the machine: the CUDA runtime is
   # linked statically (only the driver's libcuda is needed), cuBLAS and cuDNN
-  # are shared. libcudnn.so.9 is a small loader: it dlopens its sub-libraries
+  # are opened on first use (Note [CUDA libraries load on first use]). libcudnn.so.9 is a small loader: it dlopens its sub-libraries
   # (libcudnn_graph, _ops, _cnn, _heuristic, _engines_precompiled,
   # _engines_runtime_compiled; _engines_tensor_ir in newer 9.x) from its own
   # folder, about 0.5 GiB in all, too large for the GPU bundle: the machine
@@ -84,23 +84,36 @@ if(PARITY_WITH_CUDA)
        "CUDA toolkit ${CUDAToolkit_VERSION} (nvcc ${CMAKE_CUDA_COMPILER_VERSION}), architectures ${CMAKE_CUDA_ARCHITECTURES}\n"
        "cuDNN ${PARITY_CUDNN_VERSION} (${PARITY_CUDNN_LIBRARY}); at run time any cuDNN 9.x (only API present since 9.0 is used) with its sub-libraries\n"
        "CUDA runtime: static (cudart_static); needs the driver (libcuda.so.1)\n"
-       "shared libraries needed at run time: ${PARITY_CUDA_RUNTIME_LIBS}\n")
+       "shared libraries opened on first use (dlopen, not linked): ${PARITY_CUDA_RUNTIME_LIBS}\n")
   message(STATUS "Parity CUDA: toolkit ${CUDAToolkit_VERSION}, cuDNN ${PARITY_CUDNN_VERSION}, architectures "
                  "${CMAKE_CUDA_ARCHITECTURES}, needs at run time: ${PARITY_CUDA_RUNTIME_LIBS}")
 endif()
 
 function(parity_configure_cuda_target target)
-  # --fmad=false: Note [Rounding is explicit]. --compress-mode=size: every test
-  # binary carries the kernels (static library), keep them small. Warning 186
-  # ("pointless comparison of unsigned integer with zero") fires on the shared
-  # functors' generic `x < T(0)` instantiated for uint8. Static CUDA runtime;
-  # cuBLAS and cuDNN shared (cuDNN by its path: it has no CUDA:: target).
+  # --fmad=false: Note [Rounding is explicit]. --compress-mode=size: keep the
+  # kernels small. Warning 186 ("pointless comparison of unsigned integer with
+  # zero") fires on the shared functors' generic `x < T(0)` instantiated for
+  # uint8. The CUDA runtime is linked statically and private: it starts the
+  # driver only at the first runtime call. cuBLAS and cuDNN are not linked at
+  # all: parity/cuda/*_stubs.cpp open them on first use (Note [CUDA libraries
+  # load on first use], parity/cuda/lazy_library.h), so nothing of CUDA is
+  # loaded at start-up and a machine without them runs the CPU backend.
   target_compile_options(${target} PRIVATE
     $<$<COMPILE_LANGUAGE:CUDA>:--fmad=false --expt-relaxed-constexpr -Xcompiler=-fopenmp,-ffp-contract=off
                                --compress-mode=size --diag-suppress=186>)
-  target_link_libraries(${target} PUBLIC CUDA::cudart_static PRIVATE CUDA::cublas ${PARITY_CUDNN_LIBRARY})
+  target_link_libraries(${target} PRIVATE CUDA::cudart_static ${CMAKE_DL_LIBS})
   target_include_directories(${target} PRIVATE ${PARITY_CUDNN_INCLUDE_DIR})
   set_target_properties(${target} PROPERTIES CUDA_SEPARABLE_COMPILATION OFF CUDA_RUNTIME_LIBRARY Static)
+  # The headers internal to parity/cuda/ need the toolkit's and cuDNN's include
+  # folders, and the benchmarks that call the CUDA runtime directly need a
+  # runtime of their own (libparity's is private; both drive the same
+  # device contexts, so streams and device pointers pass between them):
+  # parity_cuda_internal gives them to the tests and benchmarks, never to users.
+  if(NOT TARGET parity_cuda_internal)
+    add_library(parity_cuda_internal INTERFACE)
+    target_include_directories(parity_cuda_internal INTERFACE ${CUDAToolkit_INCLUDE_DIRS} ${PARITY_CUDNN_INCLUDE_DIR})
+    target_link_libraries(parity_cuda_internal INTERFACE CUDA::cudart_static)
+  endif()
 endfunction()
 
 # ---- the GPU bundle (defined once every test and benchmark target exists) ----

@@ -1,8 +1,8 @@
 # Decides whether Parity reads and writes Keras' HDF5 weight files
-# (io/keras_weights.h; PARITY_HDF5 = AUTO|ON|OFF) and sets PARITY_WITH_HDF5,
+# (parity/io/keras_weights.h; PARITY_HDF5 = AUTO|ON|OFF) and sets PARITY_WITH_HDF5,
 # PARITY_HDF5_LIBRARIES (what the library links, recorded in the installed
 # package) and the imported target Parity::HDF5 (libhdf5's C library, its
-# headers for io/keras_hdf5.cpp and the tests only: no public header includes hdf5.h).
+# headers for parity/io/keras_hdf5.cpp and the tests only: no public header includes hdf5.h).
 #
 # libhdf5 comes from Debian's libhdf5-dev (scripts/setup installs it), found by
 # CMake's FindHDF5, which compiles a small C program: the C language is enabled

@@ -36,7 +36,8 @@ is_system_lib() {
   return 1
 }
 
-needed_cuda=""
+# cuBLAS and cuDNN are opened on first use (not in ldd): the configure's list.
+needed_cuda=$(sed -n 's/^shared libraries opened on first use[^:]*: //p' "$runtime_txt" | tr ';' ' ')
 for bin in "$@"; do
   name=$(basename "$bin")
   cp "$bin" "$bundle/$name"

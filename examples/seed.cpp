@@ -23,7 +23,7 @@
 #include <string>
 
 #include "tools/seed/seed.h"
-#include "train/train.h"
+#include "parity/train/train.h"
 
 #ifndef PARITY_SEED_DATA_DIR
 #define PARITY_SEED_DATA_DIR "tests/data/seed_keras2"

@@ -1,4 +1,4 @@
-// libFuzzer target for the Keras HDF5 weight readers (io/keras_weights.h):
+// libFuzzer target for the Keras HDF5 weight readers (parity/io/keras_weights.h):
 // whatever the bytes, io::load_keras2_weights and io::load_keras3_weights return
 // weights or throw parity::Error. libhdf5 reads files, not memory, so each input
 // is written to one temporary file per process first. libhdf5's own parser is not
@@ -15,8 +15,8 @@
 #include <cstdio>
 #include <string>
 
-#include "io/keras_weights.h"
-#include "tensor/error.h"
+#include "parity/io/keras_weights.h"
+#include "parity/tensor/error.h"
 
 namespace {
 

@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "io/npy.h"
-#include "tensor/error.h"
+#include "parity/io/npy.h"
+#include "parity/tensor/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

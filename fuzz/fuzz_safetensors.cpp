@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "io/safetensors.h"
-#include "tensor/error.h"
+#include "parity/io/safetensors.h"
+#include "parity/tensor/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

@@ -163,7 +163,7 @@ TEST_P(GradcheckOps, MaxTiesShareTheGradient) {
   EXPECT_EQ(b.grad().to_vector<double>(), (std::vector<double>{1, 0.5, 0}));
 }
 
-// Note [Gradients at ties and kinks] (autograd/derivatives.cpp), point by point:
+// Note [Gradients at ties and kinks] (parity/autograd/derivatives.cpp), point by point:
 // each expected gradient is the value the note prescribes, written out.
 // Gradcheck stays away from these points, so only these tests see them.
 namespace kinks {

@@ -2,7 +2,7 @@
 // input makers (values kept away from kinks and ties, contiguous or not).
 #pragma once
 
-#include <autograd/gtest.h>
+#include <parity/autograd/gtest.h>
 #include <gtest/gtest.h>
 #include <parity/parity.h>
 

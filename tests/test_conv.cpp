@@ -18,13 +18,13 @@
 // m counts every term of the element's sum (forward: c*kh*kw products plus the
 // bias; dx: cout*kh*kw; dw and dbias: n*oh*ow). Far below the error of any
 // wrong index, flip or pad, which is of the order of sum|products| itself.
-#include <autograd/gtest.h>
+#include <parity/autograd/gtest.h>
 
 #include <cmath>
 #include <string>
 #include <vector>
 
-#include "cpu/conv_onednn.h"
+#include "parity/cpu/conv_onednn.h"
 #include "noncontiguous.h"
 #include "reference.h"
 #include "test_devices.h"
@@ -35,7 +35,7 @@ namespace {
 using i64 = std::int64_t;
 using Inputs = std::vector<Tensor>;
 
-// Each device, and on the CPU each algorithm (tensor/context.h): im2col + GEMM,
+// Each device, and on the CPU each algorithm (parity/tensor/context.h): im2col + GEMM,
 // and oneDNN where Parity is built with it (float64 runs on im2col for both).
 struct ConvTarget {
   Device device;
@@ -512,7 +512,7 @@ TEST_P(Conv, NonContiguousOperandsGiveTheContiguousCopysResult) {
 }
 
 // Same inputs, same bits: run twice, and with one OpenMP thread and with all of
-// them (OpenBLAS's thread count is left alone: its GEMM bits depend on it, cpu/conv.cpp).
+// them (OpenBLAS's thread count is left alone: its GEMM bits depend on it, parity/cpu/conv.cpp).
 TEST_P(Conv, Deterministic) {
   TestRng rng;
   const Device device = GetParam().device;

@@ -1,4 +1,4 @@
-// Convolution and pooling on CUDA (cuDNN, cuda/conv.cpp and cuda/pool.cpp)
+// Convolution and pooling on CUDA (cuDNN, parity/cuda/conv.cpp and parity/cuda/pool.cpp)
 // against the CPU backend, which tests/test_conv.cpp and test_pool.cpp check
 // against naive references.
 //
@@ -27,7 +27,7 @@
 //   < 1e-2 (TF32 keeps 10 mantissa bits: ~1e-3).
 // - autograd: loss.backward() through conv2d + relu + max_pool2d on CUDA gives
 //   the CPU's gradients.
-// Every test puts guard bytes around each device allocation (cuda/api.h) and
+// Every test puts guard bytes around each device allocation (parity/cuda/api.h) and
 // fails if cuDNN or a copy wrote outside a buffer. Without a GPU every test skips.
 #include <gtest/gtest.h>
 #include <parity/parity.h>
@@ -45,12 +45,12 @@
 
 #include <unistd.h>
 
-#include "cuda/api.h"
+#include "parity/cuda/api.h"
 #if PARITY_WITH_CUDA
-#include "cuda/cudnn.h"  // the status and version rules (internal; tested without a device)
+#include "parity/cuda/cudnn.h"  // the status and version rules (internal; tested without a device)
 #endif
 #include "reference.h"
-#include "tensor/context.h"
+#include "parity/tensor/context.h"
 #include "test_devices.h"
 
 namespace parity::testing {
@@ -398,7 +398,7 @@ TEST_P(CudaPoolVsCpu, ForwardAndBackwardMatch) {
   const double u = unit_roundoff(dtype);
   const double window = static_cast<double>(pc.pool[0] * pc.pool[1]);
   // Max: exact. Average: a sum of `window` terms and a division (or, for
-  // asymmetric padding without counting it, a scaling: cuda/pool.cpp), each
+  // asymmetric padding without counting it, a scaling: parity/cuda/pool.cpp), each
   // within (window + 4) u of max |x| (< 2 here).
   if (kind == PoolKind::Max) {
     EXPECT_TRUE(same_bits(yg, y)) << "max pooling is exact";

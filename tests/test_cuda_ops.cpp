@@ -15,7 +15,7 @@
 // - matmul within k * eps * (|A||B|) of the exact product, bit for bit between
 //   two runs.
 //
-// Every test runs with guard bytes around every device allocation (cuda/api.h
+// Every test runs with guard bytes around every device allocation (parity/cuda/api.h
 // set_guard_bytes): a kernel writing past its output fails the test. Inputs
 // come dense, transposed, broadcast and misaligned (a view one element into a
 // buffer, which takes the launcher's scalar path), at sizes that leave a tail
@@ -31,10 +31,10 @@
 #include <string>
 #include <vector>
 
-#include "cuda/api.h"
+#include "parity/cuda/api.h"
 #include "reference.h"
-#include "tensor/context.h"
-#include "tensor/functors.h"
+#include "parity/tensor/context.h"
+#include "parity/tensor/functors.h"
 #include "test_devices.h"
 
 namespace parity::testing {

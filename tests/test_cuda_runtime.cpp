@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "cuda/api.h"
+#include "parity/cuda/api.h"
 #include "reference.h"
-#include "tensor/context.h"
+#include "parity/tensor/context.h"
 #include "test_devices.h"
 
 namespace parity::testing {

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 #include <parity/parity.h>
 
-#include "cuda/api.h"
+#include "parity/cuda/api.h"
 #include "reference.h"
 #include "test_devices.h"
 

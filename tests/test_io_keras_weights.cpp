@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "file_test_helpers.h"
-#include "autograd/grad_mode.h"
-#include "io/keras_weights.h"
-#include "io/npy.h"
+#include "parity/autograd/grad_mode.h"
+#include "parity/io/keras_weights.h"
+#include "parity/io/npy.h"
 #include "tools/seed/seed.h"
 
 #if PARITY_WITH_HDF5

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "file_test_helpers.h"
-#include "io/npy.h"
+#include "parity/io/npy.h"
 
 using namespace parity;
 using parity::testing::expect_error;
@@ -226,7 +226,7 @@ TEST(NpyHostile, Shape) {
 TEST(NpyHostile, DataSizeMustMatchTheShape) {
   expect_rejected(npy_bytes(f4_dict("(4,)"), std::string(15, '\0')),
                   "truncated data: shape [4] of float32 needs 16 bytes, the file has 15 after the header");
-  // Trailing bytes are an error, not ignored as NumPy does (io/npy.h).
+  // Trailing bytes are an error, not ignored as NumPy does (parity/io/npy.h).
   expect_rejected(
       npy_bytes(f4_dict("(3,)"), std::string(16, '\0')),
       "4 bytes after the array data (shape [3] of float32 needs 12; a .npy file holds one array)");

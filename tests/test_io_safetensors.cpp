@@ -17,9 +17,9 @@
 #include <string>
 
 #include "file_test_helpers.h"
-#include "io/atomic_file.h"
-#include "io/npy.h"
-#include "io/safetensors.h"
+#include "parity/io/atomic_file.h"
+#include "parity/io/npy.h"
+#include "parity/io/safetensors.h"
 #include "tools/seed/seed.h"
 
 using namespace parity;

@@ -1,4 +1,4 @@
-// The lockstep divergence report (train/lockstep.h) on a user's own model: a
+// The lockstep divergence report (parity/train/lockstep.h) on a user's own model: a
 // Sequential with a conv, pooling, two Dense layers and a layer type of the
 // user's (Halve), trained in a TensorFlow-like configuration (NHWC, HWIO,
 // cross-correlation, keras2_tensorflow) and a Theano-like one (NCHW, OIHW, true
@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reference.h"
-#include "train/lockstep.h"
+#include "parity/train/lockstep.h"
 
 namespace parity::testing {
 namespace {

@@ -1,6 +1,6 @@
 // nn: modules, layers, initializers, losses (the conv and pooling ops have
 // their own suites: test_conv.cpp, test_pool.cpp).
-#include <autograd/gtest.h>
+#include <parity/autograd/gtest.h>
 #include <gtest/gtest.h>
 #include <parity/parity.h>
 
@@ -373,7 +373,7 @@ TEST_P(Losses, MseIsKerasTwoStageMean) {
     EXPECT_NEAR(nn::losses::mse(p, t).item<double>(), mse, tol * mse);
     EXPECT_NEAR(nn::losses::mae(p, t).item<double>(), mae, tol * mae);
     // The two-stage mean in the dtype's own arithmetic, summed in the order of
-    // Note [Summation order] (tensor/ops.h): the CPU's bits.
+    // Note [Summation order] (parity/tensor/ops.h): the CPU's bits.
     if (GetParam().is_cpu()) {
       const auto two_stage = [&]<typename T>(T) {
         auto note_sum = [](const std::vector<T>& v) {  // one block of at most 1024: 8 interleaved lanes

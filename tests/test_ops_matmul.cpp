@@ -7,10 +7,14 @@
 // classic gamma_k bound, gamma_k = k u / (1 - k u) with u = eps / 2, doubled
 // for room). That bound is what each element gets; it is far below the error
 // of any wrong index, transposition or stride (order |A| |B| itself).
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
+#include <iostream>
 #include <string>
 #include <vector>
 
+#include "blas_kernel.h"
 #include "reference.h"
 #include "test_devices.h"
 
@@ -141,6 +145,25 @@ TEST_P(Matmul, ResultIsFresh) {
   EXPECT_FALSE(out.storage() == ta.storage());
   out.fill_(7);
   EXPECT_TRUE(matches(ta, a));
+}
+
+// Which OpenBLAS kernels run is visible (parity/cpu/blas.h), and a pin by
+// OPENBLAS_CORETYPE (scripts/openblas-env) takes effect: else the bit-for-bit
+// replays would skip, or fail, without saying why.
+TEST(CpuBlas, NamesItsKernelsAndHonoursAPinnedKernelFamily) {
+  const std::string core = cpu::blas_core();
+  EXPECT_FALSE(core.empty());
+  std::cout << "[ measured ] OpenBLAS kernels: " << core << "\n";
+  const char* pinned = std::getenv("OPENBLAS_CORETYPE");
+  if (pinned == nullptr) GTEST_SKIP() << "OPENBLAS_CORETYPE is not set: OpenBLAS chose " << core << " itself";
+  std::string wanted = pinned, got = core;
+  for (std::string* s : {&wanted, &got}) {
+    for (char& c : *s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (wanted == "haswell" || wanted == "skylakex") {
+    EXPECT_EQ(got, wanted) << "OPENBLAS_CORETYPE=" << pinned << " but OpenBLAS runs " << core;
+    EXPECT_TRUE(blas_kernel_verified());
+  }
 }
 
 }  // namespace

@@ -12,9 +12,9 @@
 #include <memory>
 #include <vector>
 
-#include "autograd/node.h"
-#include "optim/kernels.h"
-#include "optim/scalars.h"
+#include "parity/autograd/node.h"
+#include "parity/optim/kernels.h"
+#include "parity/optim/scalars.h"
 
 using namespace parity;
 using namespace parity::optim;

@@ -12,7 +12,7 @@
 // - a parameter and a gradient on different devices are refused.
 // Presets using the x86 rsqrt estimate (RsqrtMode::EigenAvx*) are refused on
 // CUDA; the test checks that refusal instead.
-#include "autograd/node.h"
+#include "parity/autograd/node.h"
 #include "test_optim_golden.h"
 
 using namespace parity;

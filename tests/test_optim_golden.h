@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "optim/update.h"
+#include "parity/optim/update.h"
 
 namespace parity::optim::golden {
 

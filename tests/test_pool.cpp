@@ -11,7 +11,7 @@
 // values permuted. Tolerance: max pooling's forward is exact (a copy); a sum of
 // m terms may err by m eps sum|terms| (average: the window's kh*kw terms and
 // the division; gradients: the overlapping windows' contributions).
-#include <autograd/gtest.h>
+#include <parity/autograd/gtest.h>
 
 #include <algorithm>
 #include <cmath>

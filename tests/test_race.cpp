@@ -1,4 +1,4 @@
-// The TensorFlow race as it happens (train/race.h, Note [The TF race]) against
+// The TensorFlow race as it happens (parity/train/race.h, Note [The TF race]) against
 // real raced runs of Keras 2.0.4 on TensorFlow 2.21 (tools/golden/keras2/
 // seed_raced.py: the seed at 24x24, the same TF-saved weights and data as
 // tests/test_seed_keras2.cpp, Keras' default session, 10 runs per optimizer).
@@ -15,7 +15,7 @@
 #include <string>
 
 #include "tools/seed/seed.h"
-#include "train/race.h"
+#include "parity/train/race.h"
 
 namespace parity::testing {
 namespace {

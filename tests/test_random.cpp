@@ -1,4 +1,4 @@
-// The counter-based RNG (tensor/philox.h, tensor/generator.h): the generator is
+// The counter-based RNG (parity/tensor/philox.h, parity/tensor/generator.h): the generator is
 // the real Philox4x32-10 (Random123's known-answer vectors); the same seed and
 // offset give the same tensor on every device; offsets advance and separate
 // streams; rand/randn/randint have the documented ranges and distributions;
@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "reference.h"
-#include "tensor/philox.h"
-#include "tensor/portable_math.h"
+#include "parity/tensor/philox.h"
+#include "parity/tensor/portable_math.h"
 #include "test_devices.h"
 
 namespace parity::testing {

@@ -14,10 +14,11 @@
 #include <iostream>
 #include <sstream>
 
+#include "blas_kernel.h"
 #include "reference.h"
 #include "test_devices.h"
 #include "tools/seed/seed.h"
-#include "train/train.h"
+#include "parity/train/train.h"
 
 namespace parity::testing {
 namespace {
@@ -135,6 +136,10 @@ void report(const std::string& name, const seed::Divergence& d) {
 }
 
 TEST(SeedModel, AdamAndAdadeltaAmplifyTheBackendsRoundingSgdDoesNot) {
+  // The two configurations' rounding differences are those of the GEMM kernel:
+  // with OpenBLAS's generic Prescott kernels Adam parted no further than SGD
+  // (3.8e-5 vs 4.3e-5 of an update, Intel Xeon family 6 model 207).
+  PARITY_REQUIRE_VERIFIED_BLAS_KERNEL();
   constexpr int kSteps = 3;
   constexpr std::int64_t kBatch = 16;
   const seed::OptimizerFactory adam = seed::adam(), adadelta = seed::adadelta(), sgd = seed::sgd();

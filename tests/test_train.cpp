@@ -18,12 +18,12 @@
 #include <string>
 #include <vector>
 
-#include "nn/losses.h"
-#include "nn/module.h"
-#include "optim/sgd.h"
+#include "parity/nn/losses.h"
+#include "parity/nn/module.h"
+#include "parity/optim/sgd.h"
 #include "reference.h"
 #include "test_devices.h"
-#include "train/train.h"
+#include "parity/train/train.h"
 
 using namespace parity;
 using parity::testing::TestRng;
@@ -216,7 +216,7 @@ TEST(TrainPermutation, DeterministicPerSeedAndATruePermutation) {
 }
 
 // An independent permutation, written from Note [Shuffling from a seed]
-// (train/batches.h) and the algorithms it names, sharing no code with Parity:
+// (parity/train/batches.h) and the algorithms it names, sharing no code with Parity:
 //  - Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3",
 //    SC'11; Random123): counter (c0, c1, c2, c3), key (k0, k1); a round maps
 //    (c0, c1, c2, c3) to (hi(M1 c2) ^ c1 ^ k0, lo(M1 c2), hi(M0 c0) ^ c3 ^ k1,

@@ -92,7 +92,7 @@ EOF
 }
 
 # What cuDNN 9 loads from libcudnn.so.9's folder for convolution and pooling
-# (cuda/conv.cpp, cuda/pool.cpp; docs/GPU.md). libcudnn_engines_runtime_compiled
+# (parity/cuda/conv.cpp, parity/cuda/pool.cpp; docs/GPU.md). libcudnn_engines_runtime_compiled
 # (which needs NVRTC) and, in newer 9.x, libcudnn_engines_tensor_ir are loaded
 # too when present.
 cudnn_parts=(libcudnn_graph.so.9 libcudnn_ops.so.9 libcudnn_cnn.so.9 libcudnn_heuristic.so.9

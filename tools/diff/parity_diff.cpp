@@ -1,6 +1,6 @@
 // parity-diff: the seed's model in two configurations, trained side by side from
 // the same weights on the same batches, with the lockstep divergence report
-// (train/lockstep.h): where, when and why the two part.
+// (parity/train/lockstep.h): where, when and why the two part.
 //
 //   parity-diff [--a tensorflow] [--b theano] [--optimizer adam|adadelta|sgd] [--lr X]
 //               [--preset-a NAME] [--preset-b NAME] [--size 24] [--samples 256]
@@ -22,8 +22,9 @@
 #include <string>
 
 #include "tools/seed/seed.h"
-#include "train/train.h"
+#include "parity/train/train.h"
 
+#include <filesystem>
 #include <fstream>
 
 using namespace parity;
@@ -112,13 +113,19 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const Args& a, std::vector<Tens
   PARITY_FAIL("parity-diff: unknown optimizer '", a.optimizer, "' (adam, adadelta or sgd)");
 }
 
-// The picture's script: installed beside parity-diff's share directory, or the source tree's.
+// The picture's script, found from this executable's own folder (no path of
+// the build machine is compiled in): <prefix>/bin/../share/parity when
+// installed, <build>/share/parity in a build tree (CMakeLists.txt copies it there).
 std::string plot_script() {
-  for (const char* path : {PARITY_PLOT_SCRIPT_INSTALLED, PARITY_PLOT_SCRIPT_SOURCE}) {
-    if (std::ifstream(path).good()) return path;
+  std::error_code error;
+  const std::filesystem::path exe_dir = std::filesystem::read_symlink("/proc/self/exe", error).parent_path();
+  std::string looked;
+  for (const std::filesystem::path& dir : {exe_dir / ".." / "share" / "parity", exe_dir / "share" / "parity"}) {
+    const std::filesystem::path path = (dir / "plot_divergence.py").lexically_normal();
+    if (std::ifstream(path).good()) return path.string();
+    looked += (looked.empty() ? "" : " nor at ") + path.string();
   }
-  PARITY_FAIL("parity-diff: plot_divergence.py is neither at ", PARITY_PLOT_SCRIPT_INSTALLED, " nor at ",
-              PARITY_PLOT_SCRIPT_SOURCE);
+  PARITY_FAIL("parity-diff: plot_divergence.py is neither at ", looked);
 }
 
 const optim::Preset& preset_for(const Config& c, const std::string& name) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Draws a lockstep divergence report (train/lockstep.h, parity-diff --json) as a PNG:
+"""Draws a lockstep divergence report (parity/train/lockstep.h, parity-diff --json) as a PNG:
 the two sides' losses per step, how far each layer's output and each weight part
 per step (free pass), and each layer's and gradient's distance relative to its
 float32 rounding bound with both sides given the same state (resynced pass).

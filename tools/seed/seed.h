@@ -9,7 +9,7 @@
 //   - on Theano: Keras transposes channels_last images to NCHW for Theano's
 //     conv2d, which computes true convolution (flipped kernels), with kernels
 //     OIHW; the Flatten then orders features (c, h, w).
-// Keras converts saved weights between the two (nn/convert.h), so both runs
+// Keras converts saved weights between the two (parity/nn/convert.h), so both runs
 // start from the same function; they differ in the order of their sums and in
 // the optimizer's numerics (the presets keras2_theano, keras2_tensorflow).
 #pragma once
@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "train/train.h"
+#include "parity/train/train.h"
 
 namespace parity::seed {
 

@@ -1,0 +1,45 @@
+// CPU matmul through CBLAS (OpenBLAS), one GEMM call per batch index.
+#include <cblas.h>
+
+#include "parity/cpu/blas.h"
+#include "parity/cpu/cpu_backend.h"
+#include "parity/tensor/error.h"
+
+namespace parity::cpu {
+
+std::string blas_core() {
+  const char* name = openblas_get_corename();
+  return name != nullptr ? name : "";
+}
+
+void CpuBackend::gemm(const GemmArgs& g) {
+  std::int64_t batch = 1;
+  for (int d = 0; d < g.batch_ndim; ++d) batch *= g.batch_shape[d];
+  const auto ta = g.trans_a ? CblasTrans : CblasNoTrans;
+  const auto tb = g.trans_b ? CblasTrans : CblasNoTrans;
+  const std::int64_t esize = g.dtype == kFloat32 ? 4 : 8;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    std::int64_t oa = 0, ob = 0, oc = 0, rest = b;
+    for (int d = g.batch_ndim - 1; d >= 0; --d) {
+      const std::int64_t i = rest % g.batch_shape[d];
+      rest /= g.batch_shape[d];
+      oa += i * g.batch_stride_a[d];
+      ob += i * g.batch_stride_b[d];
+      oc += i * g.batch_stride_c[d];
+    }
+    const char* a = static_cast<const char*>(g.a) + oa * esize;
+    const char* bm = static_cast<const char*>(g.b) + ob * esize;
+    char* c = static_cast<char*>(g.c) + oc * esize;
+    if (g.dtype == kFloat32) {
+      cblas_sgemm(CblasRowMajor, ta, tb, g.m, g.n, g.k, 1.0f, reinterpret_cast<const float*>(a), g.lda,
+                  reinterpret_cast<const float*>(bm), g.ldb, 0.0f, reinterpret_cast<float*>(c), g.ldc);
+    } else if (g.dtype == kFloat64) {
+      cblas_dgemm(CblasRowMajor, ta, tb, g.m, g.n, g.k, 1.0, reinterpret_cast<const double*>(a), g.lda,
+                  reinterpret_cast<const double*>(bm), g.ldb, 0.0, reinterpret_cast<double*>(c), g.ldc);
+    } else {
+      PARITY_FAIL("gemm: unsupported dtype ", g.dtype);
+    }
+  }
+}
+
+}  // namespace parity::cpu

@@ -1,0 +1,40 @@
+// Activations as layers: ReLU, and Activation by Keras name.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "parity/nn/module.h"
+
+namespace parity::nn {
+
+// The activation functions layers know by name: "linear" (identity), "relu",
+// "sigmoid", "tanh", "softmax" (over the last axis). Throws for another name.
+Tensor activation(std::string_view name, const Tensor& x);
+// Throws naming `who` unless `name` is one of the above.
+void check_activation_name(std::string_view name, std::string_view who);
+
+class ReLU : public Module {
+ public:
+  std::string type_name() const override { return "ReLU"; }
+
+ protected:
+  Tensor forward_impl(const Tensor& x) override;
+  Shape build_impl(const Shape& input_shape, const BuildContext& context) override;
+};
+
+class Activation : public Module {
+ public:
+  explicit Activation(std::string name);
+  std::string type_name() const override { return "Activation"; }
+  const std::string& function() const { return function_; }
+
+ protected:
+  Tensor forward_impl(const Tensor& x) override;
+  Shape build_impl(const Shape& input_shape, const BuildContext& context) override;
+
+ private:
+  std::string function_;
+};
+
+}  // namespace parity::nn

@@ -1,0 +1,44 @@
+// Losses, as Keras reduces them: the per-element loss is averaged over the
+// last axis (one value per sample), then over the batch. The two-stage mean
+// is part of the numerics: a single mean over all elements rounds differently
+// in float32, and Keras' loss values are what the seed compares.
+//
+// Every loss takes (predictions, targets) of the same shape, floating, on one
+// device, and returns a 0-d tensor; it throws naming the loss and both shapes
+// otherwise.
+#pragma once
+
+#include <functional>
+
+#include "parity/tensor/tensor.h"
+
+namespace parity::nn {
+
+// A loss function: (predictions, targets) -> 0-d loss. Any callable fits.
+using Loss = std::function<Tensor(const Tensor& predictions, const Tensor& targets)>;
+
+// softmax and log_softmax along `dim` (max-subtracted, so large logits are safe).
+Tensor softmax(const Tensor& x, std::int64_t dim = -1);
+Tensor log_softmax(const Tensor& x, std::int64_t dim = -1);
+
+namespace losses {
+
+// mean(mean((p - t)^2, -1)): Keras' "mse" / "mean_squared_error".
+Tensor mse(const Tensor& predictions, const Tensor& targets);
+// mean(mean(|p - t|, -1)): Keras' "mae".
+Tensor mae(const Tensor& predictions, const Tensor& targets);
+// Sigmoid cross-entropy on logits, targets in [0, 1], written the stable way
+// (TensorFlow's sigmoid_cross_entropy_with_logits):
+//   max(x, 0) - x*t + log(1 + exp(-|x|)), then mean over the last axis and the batch.
+Tensor binary_crossentropy_with_logits(const Tensor& logits, const Tensor& targets);
+// Softmax cross-entropy on logits over the last axis, targets one-hot or
+// probabilities: -sum(t * log_softmax(x), -1), then mean over the batch.
+Tensor categorical_crossentropy_with_logits(const Tensor& logits, const Tensor& targets);
+
+// A loss by its Keras name: "mse", "mean_squared_error", "mae",
+// "mean_absolute_error", "binary_crossentropy" (from logits),
+// "categorical_crossentropy" (from logits). Throws for another name.
+Loss by_name(std::string_view name);
+
+}  // namespace losses
+}  // namespace parity::nn

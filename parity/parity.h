@@ -1,0 +1,28 @@
+// Parity: the umbrella header. `#include <parity/parity.h>` brings in the whole
+// public API.
+#pragma once
+
+#include "parity/tensor/allocator.h"
+#include "parity/tensor/device.h"
+#include "parity/tensor/dtype.h"
+#include "parity/tensor/error.h"
+#include "parity/tensor/factories.h"
+#include "parity/tensor/generator.h"
+#include "parity/tensor/ops.h"
+#include "parity/tensor/scalar.h"
+#include "parity/tensor/shape.h"
+#include "parity/tensor/tensor.h"
+#include "parity/tensor/memory.h"
+#include "parity/tensor/context.h"
+#include "parity/tensor/window.h"
+#include "parity/tensor/conv.h"
+#include "parity/tensor/pool.h"
+#include "parity/cpu/blas.h"
+#include "parity/cuda/api.h"
+#include "parity/autograd/autograd.h"
+#include "parity/io/npy.h"
+#include "parity/io/safetensors.h"
+#include "parity/io/keras_weights.h"
+#include "parity/nn/nn.h"
+#include "parity/train/train.h"
+#include "parity/optim/optim.h"

@@ -1,0 +1,45 @@
+// Explicitly rounded arithmetic: each call is one IEEE-754 round-to-nearest
+// operation, on the host and on the device alike.
+//
+// Note [Rounding is explicit]: nvcc contracts a*b+c into an FMA by default and
+// g++ may too with -ffp-contract=fast. Anything compared bit for bit between
+// backends (the RNG, optimizer presets) is written with these helpers, which map
+// to __fadd_rn/__fmul_rn/... on the device (never contracted) and to plain
+// operators on the host, where the library is built with -ffp-contract=off.
+#pragma once
+
+#include <cmath>
+
+#include "parity/tensor/macros.h"
+
+namespace parity::rn {
+
+#if PARITY_DEVICE_CODE
+PARITY_INLINE float add(float a, float b) { return __fadd_rn(a, b); }
+PARITY_INLINE float sub(float a, float b) { return __fsub_rn(a, b); }
+PARITY_INLINE float mul(float a, float b) { return __fmul_rn(a, b); }
+PARITY_INLINE float div(float a, float b) { return __fdiv_rn(a, b); }
+PARITY_INLINE float sqrt(float a) { return __fsqrt_rn(a); }
+PARITY_INLINE float fma(float a, float b, float c) { return __fmaf_rn(a, b, c); }
+PARITY_INLINE double add(double a, double b) { return __dadd_rn(a, b); }
+PARITY_INLINE double sub(double a, double b) { return __dsub_rn(a, b); }
+PARITY_INLINE double mul(double a, double b) { return __dmul_rn(a, b); }
+PARITY_INLINE double div(double a, double b) { return __ddiv_rn(a, b); }
+PARITY_INLINE double sqrt(double a) { return __dsqrt_rn(a); }
+PARITY_INLINE double fma(double a, double b, double c) { return __fma_rn(a, b, c); }
+#else
+PARITY_INLINE float add(float a, float b) { return a + b; }
+PARITY_INLINE float sub(float a, float b) { return a - b; }
+PARITY_INLINE float mul(float a, float b) { return a * b; }
+PARITY_INLINE float div(float a, float b) { return a / b; }
+PARITY_INLINE float sqrt(float a) { return std::sqrt(a); }
+PARITY_INLINE float fma(float a, float b, float c) { return std::fma(a, b, c); }
+PARITY_INLINE double add(double a, double b) { return a + b; }
+PARITY_INLINE double sub(double a, double b) { return a - b; }
+PARITY_INLINE double mul(double a, double b) { return a * b; }
+PARITY_INLINE double div(double a, double b) { return a / b; }
+PARITY_INLINE double sqrt(double a) { return std::sqrt(a); }
+PARITY_INLINE double fma(double a, double b, double c) { return std::fma(a, b, c); }
+#endif
+
+}  // namespace parity::rn
