@@ -119,8 +119,10 @@ endfunction()
 # ---- the GPU bundle (defined once every test and benchmark target exists) ----
 function(_parity_add_gpu_bundle)
   set(binaries "")
+  # Only the folders this configuration added (PARITY_BUILD_TESTS/BENCHMARKS).
+  get_property(added DIRECTORY ${CMAKE_SOURCE_DIR} PROPERTY SUBDIRECTORIES)
   foreach(dir ${CMAKE_SOURCE_DIR}/tests ${CMAKE_SOURCE_DIR}/bench)
-    if(EXISTS ${dir}/CMakeLists.txt)
+    if(dir IN_LIST added)
       get_property(targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
       foreach(t ${targets})
         get_target_property(type ${t} TYPE)

@@ -7,7 +7,9 @@
 # - the consumer must list no CUDA library in ldd (Note [CUDA libraries load on
 #   first use]).
 # WITH_CUDA: whether the build has the CUDA backend (then COMPONENTS CUDA is
-# asked for too, with the toolkit visible, and must be found).
+# asked for too, with the toolkit visible, and must be found). SHARED: whether
+# it is libparity.so; a static CUDA-enabled Parity's users link the toolkit's
+# static runtime, so its package needs the toolkit and it is not hidden.
 file(REMOVE_RECURSE ${WORK_DIR})
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix
                 RESULT_VARIABLE rc OUTPUT_QUIET)
@@ -50,12 +52,14 @@ foreach(dir IN LISTS path_dirs)
   endif()
 endforeach()
 string(REPLACE ";" ":" path_without_cuda "${path_without_cuda}")
-execute_process(COMMAND ${CMAKE_COMMAND} -E env PATH=${path_without_cuda} --unset=CUDA_PATH --unset=CUDA_HOME
-                        --unset=CUDAToolkit_ROOT
-                        ${CMAKE_COMMAND} --no-warn-unused-cli -S ${SOURCE_DIR} -B ${WORK_DIR}/build -G ${GENERATOR}
-                        -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release
-                        -DCMAKE_DISABLE_FIND_PACKAGE_CUDAToolkit=ON
-                        "-DCMAKE_IGNORE_PREFIX_PATH=/usr/local/cuda;${CUDA_TOOLKIT_ROOT}"
+set(hide_toolkit -E env --unset=CUDA_PATH --unset=CUDA_HOME --unset=CUDAToolkit_ROOT PATH=${path_without_cuda}
+                 ${CMAKE_COMMAND} -DCMAKE_DISABLE_FIND_PACKAGE_CUDAToolkit=ON
+                 "-DCMAKE_IGNORE_PREFIX_PATH=/usr/local/cuda;${CUDA_TOOLKIT_ROOT}")
+if(WITH_CUDA AND NOT SHARED)
+  set(hide_toolkit "")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} ${hide_toolkit} --no-warn-unused-cli -S ${SOURCE_DIR} -B ${WORK_DIR}/build
+                        -G ${GENERATOR} -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release
                 RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "configuring the consumer with the CUDA toolkit hidden failed: ${rc}")
@@ -85,5 +89,10 @@ if(WITH_CUDA AND rc)
 elseif(NOT WITH_CUDA AND NOT rc)
   message(FATAL_ERROR "find_package(Parity COMPONENTS CUDA) succeeded with a CPU-only Parity")
 endif()
-message(STATUS "install consumer: no build-machine path installed, configured and ran with the CUDA toolkit "
-               "hidden, no CUDA library at start-up, COMPONENTS CUDA found: ${WITH_CUDA}")
+if(hide_toolkit)
+  set(how "with the CUDA toolkit hidden")
+else()
+  set(how "with the CUDA toolkit (a static CUDA-enabled Parity needs it)")
+endif()
+message(STATUS "install consumer: no build-machine path installed, configured and ran ${how}, no CUDA library "
+               "at start-up, COMPONENTS CUDA found: ${WITH_CUDA}")
