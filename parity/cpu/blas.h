@@ -16,4 +16,11 @@ namespace parity::cpu {
 // OpenBLAS's name for the kernels it runs ("Haswell", "SkylakeX", "Zen", "Prescott", ...).
 std::string blas_core();
 
+namespace detail {
+// Called before each GEMM: the first call warns once, on stderr, when OpenBLAS
+// runs its generic Prescott kernels on a CPU with AVX2 (a model it does not
+// know): several times slower, and another rounding, with nothing else saying so.
+void warn_once_if_generic_blas_kernels();
+}  // namespace detail
+
 }  // namespace parity::cpu

@@ -43,6 +43,7 @@
 #include <limits>
 #include <vector>
 
+#include "parity/cpu/blas.h"
 #include "parity/cpu/conv_onednn.h"
 #include "parity/cpu/cpu_backend.h"
 #include "parity/cpu/host_allocator.h"
@@ -78,6 +79,7 @@ void gemm(bool ta, bool tb, i64 m, i64 n, i64 k, const T* a, i64 lda, const T* b
   // Leading dims must be at least 1 even where a dim is 0.
   lda = std::max<i64>(lda, 1);
   ldb = std::max<i64>(ldb, 1);
+  detail::warn_once_if_generic_blas_kernels();
   if constexpr (std::is_same_v<T, float>) {
     cblas_sgemm(CblasRowMajor, ota, otb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
   } else {

@@ -1,6 +1,9 @@
 // CPU matmul through CBLAS (OpenBLAS), one GEMM call per batch index.
 #include <cblas.h>
 
+#include <cstdio>
+#include <mutex>
+
 #include "parity/cpu/blas.h"
 #include "parity/cpu/cpu_backend.h"
 #include "parity/tensor/error.h"
@@ -12,7 +15,27 @@ std::string blas_core() {
   return name != nullptr ? name : "";
 }
 
+namespace detail {
+
+void warn_once_if_generic_blas_kernels() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const std::string core = blas_core();
+    if (core != "Prescott" || !__builtin_cpu_supports("avx2")) return;
+    const char* best = __builtin_cpu_supports("avx512f") ? "SkylakeX" : "Haswell";
+    std::fprintf(stderr,
+                 "parity: warning: OpenBLAS runs its generic Prescott kernels on this CPU, which has AVX2%s: it "
+                 "does not know the CPU's model. Matmul and im2col convolutions run several times slower and round "
+                 "differently from its %s kernels; set OPENBLAS_CORETYPE=%s before the program starts "
+                 "(docs/NUMERICS.md, \"The CPU's GEMM kernels\")\n",
+                 __builtin_cpu_supports("avx512f") ? " and AVX-512" : "", best, best);
+  });
+}
+
+}  // namespace detail
+
 void CpuBackend::gemm(const GemmArgs& g) {
+  detail::warn_once_if_generic_blas_kernels();
   std::int64_t batch = 1;
   for (int d = 0; d < g.batch_ndim; ++d) batch *= g.batch_shape[d];
   const auto ta = g.trans_a ? CblasTrans : CblasNoTrans;
