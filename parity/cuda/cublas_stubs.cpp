@@ -49,8 +49,6 @@ LazyLibrary& cublas_library() {
 
 // clang-format off
 PARITY_LAZY_FUNCTION(cublas, cublasStatus_t, cublasCreate_v2, (cublasHandle_t* handle), (handle))
-PARITY_LAZY_FUNCTION(cublas, cublasStatus_t, cublasDestroy_v2, (cublasHandle_t handle), (handle))
-PARITY_LAZY_FUNCTION(cublas, cublasStatus_t, cublasGetProperty, (libraryPropertyType type, int* value), (type, value))
 PARITY_LAZY_FUNCTION(cublas, cublasStatus_t, cublasGemmEx, (cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const void* beta, void* C, cudaDataType Ctype, int ldc, cublasComputeType_t computeType, cublasGemmAlgo_t algo), (handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo))
 PARITY_LAZY_FUNCTION(cublas, cublasStatus_t, cublasGemmStridedBatchedEx, (cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, long long int strideA, const void* B, cudaDataType Btype, int ldb, long long int strideB, const void* beta, void* C, cudaDataType Ctype, int ldc, long long int strideC, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo), (handle, transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType, algo))
 PARITY_LAZY_FUNCTION(cublas, const char*, cublasGetStatusName, (cublasStatus_t status), (status))
