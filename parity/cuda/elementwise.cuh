@@ -1,6 +1,5 @@
 // The CUDA elementwise launcher: runs a functor of parity/tensor/functors.h (or any
-// __host__ __device__ functor: optimizer updates use it too) over an
-// ElementwiseIter, out[i] = f(in_0[i], ..., in_n[i]).
+// __host__ __device__ functor) over an ElementwiseIter, out[i] = f(in_0[i], ..., in_n[i]).
 //
 // Note [One formula, two backends]: this is the CUDA twin of parity/cpu/elementwise.h;
 // the op math is the functor, never rewritten here. Shaped after PyTorch's
@@ -133,8 +132,7 @@ void launch_strided(const ElementwiseIter& it, const F& f, int device, cudaStrea
   PARITY_CUDA_LAUNCH_CHECK();
 }
 
-template <typename T>
-bool aligned_to(const void* p, std::size_t bytes) {
+inline bool aligned_to(const void* p, std::size_t bytes) {
   return reinterpret_cast<std::uintptr_t>(p) % bytes == 0;
 }
 
@@ -153,9 +151,9 @@ void launch_elementwise(const ElementwiseIter& it, const F& f) {
   cudaStream_t stream = stream_for(device);
   if (it.is_contiguous()) {
     constexpr int kVec = 16 / ed::max_size<Out, In...>();
-    bool aligned = ed::aligned_to<Out>(it.data[0], kVec * sizeof(Out));
+    bool aligned = ed::aligned_to(it.data[0], kVec * sizeof(Out));
     int k = 1;
-    ((aligned = aligned && ed::aligned_to<In>(it.data[k++], kVec * sizeof(In))), ...);
+    ((aligned = aligned && ed::aligned_to(it.data[k++], kVec * sizeof(In))), ...);
     if (aligned) {
       ed::launch_contiguous<kVec, Out, In...>(it, f, device, stream, std::index_sequence_for<In...>{});
       return;

@@ -65,11 +65,6 @@ enum class StepScope : std::uint8_t { Parameter, Optimizer };
 // SgdForm::Keras2Theano) say where that division lands. Note [Theano's graph].
 enum class DecayRule : std::uint8_t { Keras2Float, InverseTimeDouble, Keras2Theano };
 
-// float32 square root.
-enum class SqrtMode : std::uint8_t {
-  Exact,  // correctly rounded (sqrtps, CUDA __fsqrt_rn)
-};
-
 // float32 reciprocal square root.
 enum class RsqrtMode : std::uint8_t {
   Exact,        // fl(1/sqrt(x)), one rounding
@@ -169,7 +164,6 @@ struct AdamElementwise {
   AdamForm form = AdamForm::EpsHat;
   AdamParam param = AdamParam::Sub;
   AdamDenom denom = AdamDenom::Div;
-  SqrtMode sqrt = SqrtMode::Exact;
   L2Form l2 = L2Form::Add;
   DecoupledForm decoupled = DecoupledForm::TorchMul;
   // Optax form: u = m' ⊘ ((1 ⊖ b1^t) ⊗ den) instead of (m' ⊘ (1 ⊖ b1^t)) ⊘ den, where
@@ -236,7 +230,6 @@ struct AdadeltaElementwise {
   AdadeltaAcc acc_update = AdadeltaAcc::Ema;  // E[dx^2]
   AdadeltaDelta delta = AdadeltaDelta::MulDiv;
   AdadeltaParam param = AdadeltaParam::Sub;
-  SqrtMode sqrt = SqrtMode::Exact;
   RsqrtMode rsqrt = RsqrtMode::Exact;
   L2Form l2 = L2Form::Add;
   // TF.js divides by the *previous* E[g^2] (reference section 9). Unverified here.

@@ -29,10 +29,6 @@ Registry& registry() {
 
 }  // namespace
 
-void register_backend(Backend* backend) {
-  registry().backends[static_cast<int>(backend->type())] = backend;
-}
-
 bool has_backend(DeviceType type) {
   Backend* backend = registry().backends[static_cast<int>(type)];
   return backend != nullptr && backend->device_count() > 0;

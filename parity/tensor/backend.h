@@ -1,8 +1,8 @@
 // Backend: the op x device table. The tensor layer validates an op, allocates
 // its output and computes its layout; the backend of the output's device runs
-// it. The CPU backend registers itself from cpu/, the CUDA backend from cuda/;
-// a build or a machine without CUDA has no CUDA backend and asking for one
-// throws a clear parity::Error.
+// it. The table is filled from cpu_backend() and cuda_backend() (parity/tensor/backend.cpp;
+// the latter is null in a build without CUDA): a build or a machine without
+// CUDA has no CUDA backend, and asking for one throws a clear parity::Error.
 #pragma once
 
 #include <cstdint>
@@ -116,9 +116,6 @@ class Backend {
   // Waits until the device has finished its queued work.
   virtual void synchronize(int device_index) = 0;
 };
-
-// Registers the backend of its device type (called once, at static init, by each backend).
-void register_backend(Backend* backend);
 
 // The backend for `device`; throws naming `op` when there is none or the
 // device index is out of range.
