@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
+#include <sstream>
 #include <iostream>
 #include <set>
 #include <string>
@@ -155,11 +156,14 @@ void report(const Tensor& x, const Tensor& y, const std::string& json, const std
 }
 
 // 4. Causes of a first-batch gap.
-double first_loss(seed::Backend b, const nn::StateDict& weights, const Tensor& x, const Tensor& y) {
+double first_loss(seed::Backend b, const nn::StateDict& weights, const Tensor& x, const Tensor& y,
+                  Device device = Device::cpu()) {
   nn::Sequential m = built(b);
   m.load_state_dict(weights);
+  m.to(device);
   autograd::NoGradGuard no_grad;
-  return nn::losses::mse(m(seed::images_for(b, x.slice(0, 0, kBatch))), y.slice(0, 0, kBatch)).item<double>();
+  return nn::losses::mse(m(seed::images_for(b, x.slice(0, 0, kBatch)).to(device)), y.slice(0, 0, kBatch).to(device))
+      .item<double>();
 }
 
 // NHWC images with their channels reversed (RGB read as BGR).
@@ -177,8 +181,11 @@ void causes(const Tensor& x, const Tensor& y) {
   const double tf = first_loss(seed::Backend::TensorFlow, w, x, y);
   auto gap = [&](const std::string& what, double loss) {
     const double g = std::abs(loss - tf) / tf;
-    std::cout << "  " << std::left << std::setw(58) << what << std::right << std::setw(12) << std::setprecision(4)
-              << loss << std::setw(10) << std::setprecision(3) << 100 * g << "%  "
+    std::ostringstream percent;  // small gaps in scientific notation: 1e-7 is not 0.000%
+    if (g > 0 && g < 1e-4) percent << std::scientific << std::setprecision(1) << 100 * g;
+    else percent << std::fixed << std::setprecision(3) << 100 * g;
+    std::cout << "  " << std::left << std::setw(60) << what << std::right << std::setw(12) << std::fixed
+              << std::setprecision(4) << loss << std::setw(10) << percent.str() << "%  "
               << (g > 0.3 * kSeedGap ? "can" : "cannot") << "\n";
   };
   std::cout << "  Theano-side first loss, vs TensorFlow's " << std::fixed << std::setprecision(4) << tf << ":\n";
@@ -193,8 +200,34 @@ void causes(const Tensor& x, const Tensor& y) {
       first_loss(seed::Backend::TensorFlow, w, other.x, other.y));
   gap("channels order (RGB images read as BGR)",
       first_loss(seed::Backend::TensorFlow, w, bgr(x.slice(0, 0, kBatch)), y));
-  std::cout << "  GPU convolution algorithms and TF32: need a GPU (docs/GPU.md); on a CPU the two backends'\n"
-               "  convolutions differ only in summation order, which gives a gap of about 1e-7.\n";
+  {
+    // Another algorithm for the same sums: the size of any GPU algorithm that
+    // only reorders them (cuDNN's GEMM-like ones).
+    CpuConvAlgorithmGuard onednn(CpuConvAlgorithm::OneDnn);
+    if (cpu_conv_algorithm_used(kFloat32) == CpuConvAlgorithm::OneDnn) {
+      gap("another convolution algorithm (oneDNN's, not im2col + GEMM)", first_loss(seed::Backend::TensorFlow, w, x, y));
+    }
+  }
+  {
+    // TF32 (Note [TF32 on the CPU]): an emulation on the CPU. TF32 came with
+    // NVIDIA's Ampere GPUs in 2020; the seed's TensorFlow 1.2 (2017) had none.
+    MathModeGuard tf32(MathMode::TF32);
+    gap("TF32 (emulated on the CPU; no GPU had TF32 in 2017)", first_loss(seed::Backend::TensorFlow, w, x, y));
+  }
+  if (cuda::is_available()) {
+    gap("on the GPU: cuDNN's deterministic algorithms, strict FP32",
+        first_loss(seed::Backend::TensorFlow, w, x, y, Device::cuda(0)));
+    {
+      DeterministicGuard fastest(false);
+      gap("on the GPU: cuDNN's fastest algorithms (timed, any)",
+          first_loss(seed::Backend::TensorFlow, w, x, y, Device::cuda(0)));
+    }
+    MathModeGuard tf32(MathMode::TF32);
+    gap("on the GPU: TF32 tensor cores", first_loss(seed::Backend::TensorFlow, w, x, y, Device::cuda(0)));
+  } else {
+    std::cout << "  On a GPU (none here) this section also measures cuDNN's algorithms and TF32 on the tensor cores.\n"
+                 "  cuDNN's FFT and Winograd algorithms transform the operands; they are not emulated on the CPU.\n";
+  }
 }
 
 }  // namespace

@@ -206,6 +206,57 @@ TEST(Lockstep, FindsAKernelFlippedAtALaterStep) {
   EXPECT_NE(r.first->why.find("flipped"), std::string::npos) << r.first->why;
 }
 
+// Each side computes under its own settings (LockstepSide::numerics); the report
+// states them, and a math-mode difference is found where it first acts: the
+// first layer's forward, with the settings named in the diagnosis.
+TEST(Lockstep, FindsTf32OnOneSideAtTheFirstLayersForward) {
+  TestRng rng;
+  Pair p(seed_of(rng), 2 * 16);
+  p.b.numerics.math_mode = MathMode::TF32;
+  const train::DivergenceReport r = train::lockstep(p.a, p.b, p.x, p.y, {.steps = 2, .batch_size = 16});
+  EXPECT_EQ(math_mode(), MathMode::StrictFP32) << "lockstep left B's math mode set";
+  EXPECT_EQ(r.a_numerics.math_mode, MathMode::StrictFP32);
+  EXPECT_EQ(r.b_numerics.math_mode, MathMode::TF32);
+  ASSERT_TRUE(r.first.has_value()) << r.summary();
+  EXPECT_EQ(r.first->step, 1);
+  EXPECT_EQ(r.first->phase, "forward");
+  EXPECT_EQ(r.first->tensor, "0");
+  EXPECT_GT(r.first->ratio, 10.0) << "TF32's error is far above float32's rounding";
+  EXPECT_NE(r.first->why.find("math mode strict_fp32 vs tf32"), std::string::npos) << r.first->why;
+  const nlohmann::json j = nlohmann::json::parse(r.to_json());
+  EXPECT_EQ(j.at("b_numerics").at("math_mode"), "tf32");
+  EXPECT_EQ(j.at("a_numerics").at("device"), "cpu");
+  EXPECT_NE(r.summary().find("tf32"), std::string::npos);
+}
+
+// oneDNN against im2col + GEMM: two float32 summation orders of the same sums,
+// so nothing parts beyond rounding (the two CPU convolution algorithms).
+TEST(Lockstep, CpuConvolutionAlgorithmsPartOnlyByRounding) {
+  TestRng rng;
+  Pair p(seed_of(rng), 3 * 16);
+  p.a.numerics.cpu_conv_algorithm = CpuConvAlgorithm::OneDnn;
+  p.b.numerics.cpu_conv_algorithm = CpuConvAlgorithm::Im2colGemm;
+  const train::DivergenceReport r = train::lockstep(p.a, p.b, p.x, p.y, {.steps = 3, .batch_size = 16});
+  EXPECT_FALSE(r.first.has_value()) << r.summary();
+  EXPECT_EQ(r.a_numerics.cpu_conv_algorithm, cpu_conv_algorithm_used(kFloat32));
+  EXPECT_EQ(r.b_numerics.cpu_conv_algorithm, CpuConvAlgorithm::Im2colGemm);
+  EXPECT_EQ(cpu_conv_algorithm(), CpuConvAlgorithm::OneDnn) << "lockstep left a side's algorithm set";
+}
+
+// A side on a GPU: batches go to its device, comparisons are made on the host.
+TEST(Lockstep, ComparesACpuSideWithAGpuSide) {
+  if (!cuda::is_available()) GTEST_SKIP() << "no CUDA device: this build or machine has no GPU (CUDA tests skipped)";
+  TestRng rng;
+  Pair p(seed_of(rng), 2 * 16);
+  p.th.to(Device::cuda(0));
+  p.th_opt = std::make_unique<optim::Adam>(p.th.parameters(), optim::AdamOptions{.lr = 1e-2},
+                                           optim::presets::keras2_theano);
+  p.b.optimizer = p.th_opt.get();
+  const train::DivergenceReport r = train::lockstep(p.a, p.b, p.x, p.y, {.steps = 2, .batch_size = 16});
+  EXPECT_EQ(r.b_numerics.device, Device::cuda(0));
+  EXPECT_FALSE(r.first.has_value()) << r.summary();
+}
+
 TEST(Lockstep, RejectsBadInput) {
   TestRng rng;
   Pair p(seed_of(rng), 16);

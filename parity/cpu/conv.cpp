@@ -49,6 +49,7 @@
 #include "parity/cpu/host_allocator.h"
 #include "parity/cpu/index_range.h"
 #include "parity/cpu/parallel.h"
+#include "parity/cpu/tf32.h"
 #include "parity/tensor/error.h"
 
 namespace parity::cpu {
@@ -549,8 +550,32 @@ void add_bias(const Conv2dArgs& a, const T* bias, T* y) {
 
 }  // namespace
 
+namespace {
+
+// Element counts of the dense buffers a convolution reads.
+std::int64_t image_elements(const Conv2dArgs& a) { return a.win.batch * a.win.channels * a.win.in_h * a.win.in_w; }
+std::int64_t output_elements(const Conv2dArgs& a) { return a.win.batch * a.out_channels * a.win.out_h * a.win.out_w; }
+std::int64_t kernel_elements(const Conv2dArgs& a) {
+  return a.win.window_h * a.win.window_w * a.win.channels * a.out_channels;
+}
+
+// Under MathMode::TF32 a float32 convolution runs on TF32-rounded copies of its
+// two operands (Note [TF32 on the CPU]).
+bool rounds_to_tf32(const Conv2dArgs& a) { return a.dtype == kFloat32 && a.math_mode == MathMode::TF32; }
+Conv2dArgs strict(Conv2dArgs a) {
+  a.math_mode = MathMode::StrictFP32;
+  return a;
+}
+const float* f32(const void* p) { return static_cast<const float*>(p); }
+
+}  // namespace
+
 void CpuBackend::conv2d_forward(const Conv2dArgs& args, const void* x, const void* w, const void* bias,
                                 void* y) {
+  if (rounds_to_tf32(args)) {
+    const Tf32Copy x32(f32(x), image_elements(args)), w32(f32(w), kernel_elements(args));
+    return conv2d_forward(strict(args), x32.get(), w32.get(), bias, y);
+  }
 #if PARITY_WITH_ONEDNN
   if (on_onednn(args)) {
     onednn::conv2d_forward(args, static_cast<const float*>(x), static_cast<const float*>(w), static_cast<float*>(y));
@@ -573,6 +598,10 @@ void CpuBackend::conv2d_forward(const Conv2dArgs& args, const void* x, const voi
 }
 
 void CpuBackend::conv2d_backward_input(const Conv2dArgs& args, const void* dy, const void* w, void* dx) {
+  if (rounds_to_tf32(args)) {
+    const Tf32Copy dy32(f32(dy), output_elements(args)), w32(f32(w), kernel_elements(args));
+    return conv2d_backward_input(strict(args), dy32.get(), w32.get(), dx);
+  }
 #if PARITY_WITH_ONEDNN
   if (on_onednn(args)) {
     onednn::conv2d_backward_input(args, static_cast<const float*>(dy), static_cast<const float*>(w),
@@ -594,6 +623,10 @@ void CpuBackend::conv2d_backward_input(const Conv2dArgs& args, const void* dy, c
 }
 
 void CpuBackend::conv2d_backward_weight(const Conv2dArgs& args, const void* x, const void* dy, void* dw) {
+  if (rounds_to_tf32(args)) {
+    const Tf32Copy x32(f32(x), image_elements(args)), dy32(f32(dy), output_elements(args));
+    return conv2d_backward_weight(strict(args), x32.get(), dy32.get(), dw);
+  }
 #if PARITY_WITH_ONEDNN
   if (on_onednn(args)) {
     onednn::conv2d_backward_weight(args, static_cast<const float*>(x), static_cast<const float*>(dy),

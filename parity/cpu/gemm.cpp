@@ -1,4 +1,5 @@
-// CPU matmul through CBLAS (OpenBLAS), one GEMM call per batch index.
+// CPU matmul through CBLAS (OpenBLAS), one GEMM call per batch index; under
+// MathMode::TF32 on copies of the operands rounded to TF32 (Note [TF32 on the CPU]).
 #include <cblas.h>
 
 #include <cstdio>
@@ -6,6 +7,7 @@
 
 #include "parity/cpu/blas.h"
 #include "parity/cpu/cpu_backend.h"
+#include "parity/cpu/tf32.h"
 #include "parity/tensor/error.h"
 
 namespace parity::cpu {
@@ -53,7 +55,14 @@ void CpuBackend::gemm(const GemmArgs& g) {
     const char* a = static_cast<const char*>(g.a) + oa * esize;
     const char* bm = static_cast<const char*>(g.b) + ob * esize;
     char* c = static_cast<char*>(g.c) + oc * esize;
-    if (g.dtype == kFloat32) {
+    if (g.dtype == kFloat32 && g.math_mode == MathMode::TF32) {  // Note [TF32 on the CPU]
+      const std::int64_t ra = g.trans_a ? g.k : g.m, ca = g.trans_a ? g.m : g.k;
+      const std::int64_t rb = g.trans_b ? g.n : g.k, cb = g.trans_b ? g.k : g.n;
+      const Tf32Copy ta32(reinterpret_cast<const float*>(a), ra, ca, g.lda);
+      const Tf32Copy tb32(reinterpret_cast<const float*>(bm), rb, cb, g.ldb);
+      cblas_sgemm(CblasRowMajor, ta, tb, g.m, g.n, g.k, 1.0f, ta32.get(), ca, tb32.get(), cb, 0.0f,
+                  reinterpret_cast<float*>(c), g.ldc);
+    } else if (g.dtype == kFloat32) {
       cblas_sgemm(CblasRowMajor, ta, tb, g.m, g.n, g.k, 1.0f, reinterpret_cast<const float*>(a), g.lda,
                   reinterpret_cast<const float*>(bm), g.ldb, 0.0f, reinterpret_cast<float*>(c), g.ldc);
     } else if (g.dtype == kFloat64) {

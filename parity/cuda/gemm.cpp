@@ -146,7 +146,7 @@ void CudaBackend::gemm(const GemmArgs& g) {
   const bool f32 = g.dtype == kFloat32;
   const cudaDataType_t type = f32 ? CUDA_R_32F : CUDA_R_64F;
   const cublasComputeType_t compute =
-      f32 ? (math_mode() == MathMode::TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F)
+      f32 ? (g.math_mode == MathMode::TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F)
           : CUBLAS_COMPUTE_64F;
   const float alpha_f = 1.0f, beta_f = 0.0f;
   const double alpha_d = 1.0, beta_d = 0.0;

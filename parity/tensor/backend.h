@@ -41,6 +41,7 @@ struct GemmArgs {
   const void* b = nullptr;
   void* c = nullptr;
   std::int64_t lda = 0, ldb = 0, ldc = 0;
+  MathMode math_mode = MathMode::StrictFP32;  // TF32: float32 operands rounded to TF32 (both backends)
   int batch_ndim = 0;
   std::int64_t batch_shape[kMaxDims] = {};
   std::int64_t batch_stride_a[kMaxDims] = {}, batch_stride_b[kMaxDims] = {},
@@ -68,7 +69,7 @@ struct Conv2dArgs {
   std::int64_t out_channels = 0;
   KernelLayout kernel_layout = KernelLayout::HWIO;
   ConvMode mode = ConvMode::CrossCorrelation;
-  MathMode math_mode = MathMode::StrictFP32;  // TF32 lets cuDNN use tensor-op math for float32
+  MathMode math_mode = MathMode::StrictFP32;  // TF32: cuDNN's tensor-op math; the CPU rounds operands alike
   bool deterministic = true;                  // false lets cuDNN pick its fastest algorithm
   CpuConvAlgorithm cpu_algorithm = CpuConvAlgorithm::OneDnn;  // the CPU's; float64 is always Im2colGemm
 };

@@ -2,10 +2,12 @@
 // backend computes, in one place (DESIGN.md, "one context"; PyTorch's
 // aten/src/ATen/Context.h).
 //
-// - MathMode: StrictFP32 (the default) computes float32 matrix products in
-//   float32 throughout; TF32 lets cuBLAS (and later cuDNN) round float32
-//   operands to TensorFloat-32 on the tensor cores, about 1e-3 relative error,
-//   several times the speed. The CPU backend always computes strictly.
+// - MathMode: StrictFP32 (the default) computes float32 matrix products and
+//   convolutions in float32 throughout; TF32 rounds their float32 operands to
+//   TensorFloat-32 (10-bit significands, about 1e-3 relative error): on a GPU
+//   cuBLAS and cuDNN run the tensor cores, several times the speed; the CPU
+//   emulates it on rounded copies, slower than strict, so that a model's TF32
+//   numerics can be studied without a GPU (Note [TF32 on the CPU], parity/cpu/tf32.h).
 // - deterministic: true by default. Every kernel Parity runs under it is
 //   deterministic (fixed-order reductions, no atomics in accumulations, cuBLAS
 //   with a fixed workspace per stream, cuDNN algorithms its heuristics rank
@@ -27,6 +29,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string_view>
 
@@ -107,6 +110,29 @@ class DeterministicGuard {
 
  private:
   bool previous_;
+};
+
+// The settings above as one value, each optional (unset: whatever is current),
+// e.g. what one side of a lockstep comparison computes under (parity/train/lockstep.h).
+struct NumericsSettings {
+  std::optional<MathMode> math_mode;
+  std::optional<bool> deterministic;
+  std::optional<CpuConvAlgorithm> cpu_conv_algorithm;
+};
+
+// Applies the set fields of a NumericsSettings for a scope.
+class NumericsGuard {
+ public:
+  explicit NumericsGuard(const NumericsSettings& s) {
+    if (s.math_mode) math_.emplace(*s.math_mode);
+    if (s.deterministic) deterministic_.emplace(*s.deterministic);
+    if (s.cpu_conv_algorithm) cpu_conv_.emplace(*s.cpu_conv_algorithm);
+  }
+
+ private:
+  std::optional<MathModeGuard> math_;
+  std::optional<DeterministicGuard> deterministic_;
+  std::optional<CpuConvAlgorithmGuard> cpu_conv_;
 };
 
 }  // namespace parity

@@ -516,6 +516,7 @@ Tensor matmul_raw(const Tensor& a_in, const Tensor& b_in) {
   args.lda = la.ld;
   args.ldb = lb.ld;
   args.ldc = n;
+  args.math_mode = math_mode();
   args.a = ea.data_ptr();
   args.b = eb.data_ptr();
   args.c = out.data_ptr();

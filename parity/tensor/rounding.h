@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 #include "parity/tensor/macros.h"
 
@@ -41,5 +43,26 @@ PARITY_INLINE double div(double a, double b) { return a / b; }
 PARITY_INLINE double sqrt(double a) { return std::sqrt(a); }
 PARITY_INLINE double fma(double a, double b, double c) { return std::fma(a, b, c); }
 #endif
+
+// TensorFloat-32 (Note [TF32 on the CPU]): x with its significand rounded to
+// 10 bits, the tensor cores' operand format, to nearest with ties away from
+// zero, as PTX's cvt.rna.tf32.f32 does. The low 13 bits of the result are zero;
+// NaN and infinity pass through; a finite value that rounds past FLT_MAX is inf.
+PARITY_INLINE float to_tf32(float x) {
+#if PARITY_DEVICE_CODE
+  std::uint32_t bits = __float_as_uint(x);
+#else
+  std::uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+#endif
+  if ((bits & 0x7F800000u) != 0x7F800000u) bits = (bits + 0x1000u) & 0xFFFFE000u;  // sign-magnitude: ties away
+#if PARITY_DEVICE_CODE
+  return __uint_as_float(bits);
+#else
+  float out;
+  std::memcpy(&out, &bits, sizeof out);
+  return out;
+#endif
+}
 
 }  // namespace parity::rn

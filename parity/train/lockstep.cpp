@@ -78,6 +78,37 @@ Tensor act_own(const Tensor& t, Layout layout) {
 
 Tensor host64(const Tensor& t) { return t.detach().to(Device::cpu()).to(kFloat64).contiguous(); }
 
+// A side's device: its model's (the first parameter's), the CPU for a model without parameters.
+Device device_of(const LockstepSide& s) {
+  const nn::NamedTensors params = s.model->named_parameters();
+  return params.empty() ? Device::cpu() : params.front().second.device();
+}
+
+SideNumerics numerics_of(const LockstepSide& s) {
+  const NumericsGuard guard(s.numerics);
+  return {device_of(s), math_mode(), deterministic(), cpu_conv_algorithm_used(kFloat32)};
+}
+
+// What differs between the sides' settings, for a diagnosis: "" when nothing does.
+std::string settings_difference(const SideNumerics& a, const SideNumerics& b) {
+  std::string d;
+  auto add = [&](bool differ, const std::string& what) {
+    if (differ) d += (d.empty() ? "" : "; ") + what;
+  };
+  add(a.device != b.device, "device " + a.device.str() + " vs " + b.device.str());
+  add(a.math_mode != b.math_mode,
+      "math mode " + std::string(name(a.math_mode)) + " vs " + std::string(name(b.math_mode)) +
+          (a.math_mode == MathMode::TF32 || b.math_mode == MathMode::TF32
+               ? " (TF32 rounds the operands of matmul and convolution to 11 significant bits)"
+               : ""));
+  add(a.deterministic != b.deterministic, std::string("determinism ") + (a.deterministic ? "on" : "off") + " vs " +
+                                              (b.deterministic ? "on" : "off"));
+  const bool cpu = a.device.is_cpu() && b.device.is_cpu();
+  add(cpu && a.cpu_conv_algorithm != b.cpu_conv_algorithm,
+      "CPU convolutions " + std::string(name(a.cpu_conv_algorithm)) + " vs " + std::string(name(b.cpu_conv_algorithm)));
+  return d.empty() ? d : " The sides compute under different settings: " + d + ".";
+}
+
 std::int64_t ordered(float x) {
   std::int32_t i;
   std::memcpy(&i, &x, 4);
@@ -193,16 +224,18 @@ struct Pass {
 };
 
 Pass forward_backward(LockstepSide& s, const Tensor& xb, const Tensor& yb, const nn::Loss& loss_fn) {
+  const NumericsGuard numerics(s.numerics);
+  const Device device = device_of(s);
   Pass p;
   s.optimizer->zero_grad();
-  Tensor h = input_of(s, xb);
+  Tensor h = input_of(s, xb.to(device));
   for (const auto& [name, child] : s.model->children()) {
     p.inputs.push_back(h);
     h = (*child)(h);
     if (h.requires_grad()) h.retain_grad();
     p.outputs.push_back(h);
   }
-  const Tensor loss = loss_fn(h, yb);
+  const Tensor loss = loss_fn(h, yb.to(device));
   p.loss = loss.item<double>();
   loss.backward();
   for (const auto& [name, t] : s.model->named_parameters()) {
@@ -282,6 +315,8 @@ StepComparison run_step(Sides s, int step, const Tensor& xb, const Tensor& yb, c
   StepComparison r;
   r.step = step;
   const Layout la = layout_of(s.a), lb = layout_of(s.b);
+  const Device da = device_of(s.a), db = device_of(s.b);
+  const std::string settings = settings_difference(numerics_of(s.a), numerics_of(s.b));
   auto note = [&](const std::string& phase, const TensorComparison& c, const std::string& why) {
     if (!first && c.ratio && *c.ratio > 1.0) first = FirstDivergence{step, phase, c.name, c.op, *c.ratio, why};
   };
@@ -307,16 +342,17 @@ StepComparison run_step(Sides s, int step, const Tensor& xb, const Tensor& yb, c
   const auto& children_b = s.b.model->children();
   PARITY_CHECK(children_a.size() == children_b.size(), "lockstep: the models have ", children_a.size(), " and ",
                children_b.size(), " layers");
-  std::vector<Tensor> b_on_a_input(children_b.size());  // A's input to each layer, in B's layout
+  std::vector<Tensor> b_on_a_input(children_b.size());  // A's input to each layer, in B's layout and on B's device
   {
     autograd::NoGradGuard no_grad;
+    const NumericsGuard numerics(s.b.numerics);
     for (std::size_t i = 0; i < children_b.size(); ++i) {
       if (i == 0) {
-        b_on_a_input[i] = input_of(s.b, xb);
+        b_on_a_input[i] = input_of(s.b, xb.to(db));
       } else if (kind_of(*children_b[i - 1].second).reshape) {
         b_on_a_input[i] = (*children_b[i - 1].second)(b_on_a_input[i - 1]).detach();
       } else {
-        b_on_a_input[i] = act_own(act_common(pa.outputs[i - 1].detach(), la), lb);
+        b_on_a_input[i] = act_own(act_common(pa.outputs[i - 1].detach(), la), lb).to(db);
       }
     }
   }
@@ -333,6 +369,7 @@ StepComparison run_step(Sides s, int step, const Tensor& xb, const Tensor& yb, c
     Tensor local, bound;
     {
       autograd::NoGradGuard no_grad;
+      const NumericsGuard numerics(s.b.numerics);
       local = act_common(mb(b_on_a_input[i]).detach(), lb);
       if (k.known && k.linear) {
         bound = mul(act_common(magnitude(mb, b_on_a_input[i]), lb).to(kFloat64),
@@ -346,7 +383,8 @@ StepComparison run_step(Sides s, int step, const Tensor& xb, const Tensor& yb, c
     r.outputs.push_back(c);
     note("forward", c,
          "layer " + name + " (" + k.op + ") computes another result than A's from the same input and weights, "
-         "beyond float32 rounding of its sums: another computation (conv mode, layout, kernel layout), not rounding");
+         "beyond float32 rounding of its sums: another computation (conv mode, layout, kernel layout, math mode), "
+         "not rounding." + settings);
   }
 
   // Backward: each parameter's gradient, from the top layer down.
@@ -362,19 +400,20 @@ StepComparison run_step(Sides s, int step, const Tensor& xb, const Tensor& yb, c
       if (resynced && !s.a.to_common && k.known && k.linear && pa.outputs[j].grad().defined() &&
           pb.outputs[j].grad().defined()) {
         autograd::NoGradGuard no_grad;
-        const Tensor da = pa.outputs[j].grad(), db = pb.outputs[j].grad();
+        const Tensor delta_a = pa.outputs[j].grad(), delta_b = pb.outputs[j].grad();
         std::int64_t terms = 0;
         // g_A - g_B = x_A (δ_A - δ_B) + (x_A - x_B) δ_B + the rounding of both sums.
-        const Tensor mag = weight_grad_sum(ma, pname, abs(pa.inputs[j].detach()), abs(da), la, &terms);
-        const Tensor from_delta =
-            weight_grad_sum(ma, pname, abs(pa.inputs[j].detach()), abs(sub(da, act_own(act_common(db, lb), la))), la);
-        const Tensor in_b = weight_grad_sum(mb, pname, abs(sub(b_on_a_input[j], pb.inputs[j].detach())), abs(db), lb);
+        const Tensor mag = weight_grad_sum(ma, pname, abs(pa.inputs[j].detach()), abs(delta_a), la, &terms);
+        const Tensor from_delta = weight_grad_sum(
+            ma, pname, abs(pa.inputs[j].detach()), abs(sub(delta_a, act_own(act_common(delta_b, lb), la).to(da))), la);
+        const Tensor in_b =
+            weight_grad_sum(mb, pname, abs(sub(b_on_a_input[j], pb.inputs[j].detach())), abs(delta_b), lb);
         nn::StateDict one_b;  // B's term in the common layout (its converter takes whole state dicts)
         for (const auto& [n, w] : pb.grads) one_b[n] = zeros_like(w);
         one_b[name] = in_b;
         const Tensor from_input = common(s.b, one_b).at(name);
-        bound = add(add(mul(mag.to(kFloat64), Scalar(sum_rounding_bound(terms, 1.0))), from_delta.to(kFloat64)),
-                    from_input.to(kFloat64));
+        bound = add(add(mul(host64(mag), Scalar(sum_rounding_bound(terms, 1.0))), host64(from_delta)),
+                    host64(from_input));
       }
       TensorComparison c = compare(name, k.op + " gradient", ga.at(name), gb.at(name), bound);
       r.grads.push_back(c);
@@ -382,14 +421,16 @@ StepComparison run_step(Sides s, int step, const Tensor& xb, const Tensor& yb, c
         note("backward", c,
              "the gradient of " + name + " differs beyond float32 rounding of its sum, given the two sides' inputs "
              "and output gradients: the backward of layer " + children_a[j].first + " (" + k.op +
-             ") is another computation");
+             ") is another computation." + settings);
       }
     }
   }
 
   // The optimizer's step.
-  s.a.optimizer->step();
-  s.b.optimizer->step();
+  for (LockstepSide* side : {&s.a, &s.b}) {
+    const NumericsGuard numerics(side->numerics);
+    side->optimizer->step();
+  }
   const nn::StateDict wa2 = common(s.a, s.a.model->state_dict()), wb2 = common(s.b, s.b.model->state_dict());
   std::vector<Tensor> dua, dud, gav, gdv;
   for (const auto& [name, t] : wa2) {
@@ -405,6 +446,13 @@ StepComparison run_step(Sides s, int step, const Tensor& xb, const Tensor& yb, c
   const double rel_update = l2(dud) / std::max(l2(dua), 1e-300), rel_grad = l2(gdv) / std::max(l2(gav), 1e-300);
   if (rel_grad > 0) r.amplification = rel_update / rel_grad;
   return r;
+}
+
+nlohmann::json to_json(const SideNumerics& n) {
+  return {{"device", n.device.str()},
+          {"math_mode", std::string(name(n.math_mode))},
+          {"deterministic", n.deterministic},
+          {"cpu_conv_algorithm", std::string(name(n.cpu_conv_algorithm))}};
 }
 
 nlohmann::json to_json(const TensorComparison& c) {
@@ -443,6 +491,8 @@ DivergenceReport lockstep(LockstepSide& a, LockstepSide& b, const Tensor& x, con
   DivergenceReport r;
   r.a = a.label;
   r.b = b.label;
+  r.a_numerics = numerics_of(a);
+  r.b_numerics = numerics_of(b);
   // Both passes start from the same state: what the sides hold now.
   const nn::StateDict start_a = clone_dict(a.model->state_dict()), start_b = clone_dict(b.model->state_dict());
   const optim::StateDict opt_a = a.optimizer->state_dict(), opt_b = b.optimizer->state_dict();
@@ -471,9 +521,17 @@ DivergenceReport lockstep(LockstepSide& a, LockstepSide& b, const Tensor& x, con
   return r;
 }
 
+std::string SideNumerics::describe() const {
+  std::string d = device.str() + ", " + std::string(name(math_mode)) + ", " +
+                  (deterministic ? "deterministic" : "nondeterministic");
+  if (device.is_cpu()) d += ", " + std::string(name(cpu_conv_algorithm)) + " convolutions";
+  return d;
+}
+
 std::string DivergenceReport::summary() const {
   std::ostringstream out;
-  out << "lockstep: A = " << a << ", B = " << b << "\n";
+  out << "lockstep: A = " << a << " [" << a_numerics.describe() << "]\n          B = " << b << " ["
+      << b_numerics.describe() << "]\n";
   const std::vector<StepComparison>& steps = free.empty() ? resynced : free;
   out << (free.empty() ? "resynced" : "free") << " pass:\n  step        loss A        loss B   max|wA-wB|  max|dwA|  amplification\n";
   for (const StepComparison& s : steps) {
@@ -496,7 +554,9 @@ std::string DivergenceReport::summary() const {
 }
 
 std::string DivergenceReport::to_json() const {
-  nlohmann::json j = {{"a", a}, {"b", b}, {"free", nlohmann::json::array()}, {"resynced", nlohmann::json::array()},
+  nlohmann::json j = {{"a", a}, {"b", b}, {"a_numerics", train::to_json(a_numerics)},
+                      {"b_numerics", train::to_json(b_numerics)}, {"free", nlohmann::json::array()},
+                      {"resynced", nlohmann::json::array()},
                       {"bound", "2 * gamma_k * sum|terms| per element, gamma_k = k u / (1 - k u), u = 2^-24 "
                                 "(parity/train/lockstep.cpp, Note [Lockstep bounds])"}};
   for (const auto& s : free) j["free"].push_back(train::to_json(s));

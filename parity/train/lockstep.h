@@ -27,6 +27,8 @@
 #include "parity/nn/losses.h"
 #include "parity/nn/sequential.h"
 #include "parity/optim/optimizer.h"
+#include "parity/tensor/context.h"
+#include "parity/tensor/device.h"
 
 namespace parity::train {
 
@@ -40,6 +42,19 @@ struct LockstepSide {
   std::function<Tensor(const Tensor&)> input;
   // The model's state dict in the common layout, and back. Default: identity.
   std::function<nn::StateDict(const nn::StateDict&)> to_common, from_common;
+  // What this side computes under (math mode, determinism, CPU convolution
+  // algorithm); unset fields: the caller's settings. The side's device is its
+  // model's: lockstep moves each batch there and compares on the host.
+  NumericsSettings numerics;
+};
+
+// The settings a side actually computed under, as the report states them.
+struct SideNumerics {
+  Device device = Device::cpu();
+  MathMode math_mode = MathMode::StrictFP32;
+  bool deterministic = true;
+  CpuConvAlgorithm cpu_conv_algorithm = CpuConvAlgorithm::OneDnn;  // what a float32 conv2d takes on the CPU
+  std::string describe() const;  // "cpu, strict_fp32, deterministic, onednn convolutions"
 };
 
 struct LockstepOptions {
@@ -88,6 +103,7 @@ struct FirstDivergence {
 
 struct DivergenceReport {
   std::string a, b;
+  SideNumerics a_numerics, b_numerics;
   std::vector<StepComparison> free, resynced;
   std::optional<FirstDivergence> first;  // from the resynced pass (the free pass's weights at step 1)
   std::string summary() const;

@@ -6,6 +6,8 @@
 //               [--preset-a NAME] [--preset-b NAME] [--size 24] [--samples 256]
 //               [--batch 64] [--steps 4] [--weights DIR] [--data DIR]
 //               [--json report.json] [--plot report.png] [--free-only]
+//               [--device-a cpu|cuda[:N]] [--math-a strict|tf32] [--conv-a onednn|im2col]
+//               [--deterministic-a on|off]   (and the same four for B)
 //
 // Configurations: tensorflow (NHWC, HWIO, cross-correlation, keras2_tensorflow),
 // theano (NCHW, OIHW, true convolution of the flipped kernels, keras2_theano),
@@ -14,6 +16,10 @@
 // TensorFlow's layout (tools/golden/keras2/seed_run.py writes them); default: Keras'
 // initializers, seed 6. --data DIR: x.npy (NHWC) and y.npy; default: drawn like the seed's.
 // --plot calls tools/diff/plot_divergence.py (python3 with matplotlib).
+// Per side: the device the model trains on, its math mode (tf32 rounds matmul and
+// convolution operands, on the CPU too: Note [TF32 on the CPU]), the CPU
+// convolution algorithm and the deterministic flag; unset: the library's defaults
+// (cpu, strict, onednn where built, on). The report states what each side ran.
 #include <parity/parity.h>
 
 #include <cstdlib>
@@ -38,13 +44,43 @@ struct Args {
   std::int64_t size = 24, samples = 256, batch = 64;
   int steps = 4;
   bool resync = true;
+  Device device_a = Device::cpu(), device_b = Device::cpu();
+  NumericsSettings numerics_a, numerics_b;
 };
 
 constexpr const char* kUsage =
     "usage: parity-diff [--a CONFIG] [--b CONFIG] [--optimizer adam|adadelta|sgd] [--lr X] [--preset-a NAME] "
     "[--preset-b NAME] [--size N] [--samples N] [--batch N] [--steps N] [--weights DIR] [--data DIR] "
-    "[--json FILE] [--plot FILE.png] [--free-only]\n  CONFIG: tensorflow | theano | theano-unflipped | "
-    "theano-flipped-twice";
+    "[--json FILE] [--plot FILE.png] [--free-only] [--device-a cpu|cuda[:N]] [--math-a strict|tf32] "
+    "[--conv-a onednn|im2col] [--deterministic-a on|off] (the same four with -b)\n  CONFIG: tensorflow | theano | "
+    "theano-unflipped | theano-flipped-twice";
+
+Device parse_device(const std::string& flag, const std::string& v) {
+  if (v == "cpu") return Device::cpu();
+  if (v == "cuda") return Device::cuda(0);
+  if (v.rfind("cuda:", 0) == 0 && v.size() > 5 && v.find_first_not_of("0123456789", 5) == std::string::npos) {
+    return Device::cuda(std::stoi(v.substr(5)));
+  }
+  PARITY_FAIL("parity-diff: ", flag, " '", v, "': expected cpu, cuda or cuda:N");
+}
+
+MathMode parse_math(const std::string& flag, const std::string& v) {
+  if (v == "strict") return MathMode::StrictFP32;
+  if (v == "tf32") return MathMode::TF32;
+  PARITY_FAIL("parity-diff: ", flag, " '", v, "': expected strict or tf32");
+}
+
+CpuConvAlgorithm parse_conv(const std::string& flag, const std::string& v) {
+  if (v == "onednn") return CpuConvAlgorithm::OneDnn;
+  if (v == "im2col") return CpuConvAlgorithm::Im2colGemm;
+  PARITY_FAIL("parity-diff: ", flag, " '", v, "': expected onednn or im2col");
+}
+
+bool parse_on_off(const std::string& flag, const std::string& v) {
+  if (v == "on") return true;
+  if (v == "off") return false;
+  PARITY_FAIL("parity-diff: ", flag, " '", v, "': expected on or off");
+}
 
 Args parse(int argc, char** argv) {
   Args a;
@@ -69,6 +105,14 @@ Args parse(int argc, char** argv) {
     else if (flag == "--json") a.json = value();
     else if (flag == "--plot") a.plot = value();
     else if (flag == "--free-only") a.resync = false;
+    else if (flag == "--device-a") a.device_a = parse_device(flag, value());
+    else if (flag == "--device-b") a.device_b = parse_device(flag, value());
+    else if (flag == "--math-a") a.numerics_a.math_mode = parse_math(flag, value());
+    else if (flag == "--math-b") a.numerics_b.math_mode = parse_math(flag, value());
+    else if (flag == "--conv-a") a.numerics_a.cpu_conv_algorithm = parse_conv(flag, value());
+    else if (flag == "--conv-b") a.numerics_b.cpu_conv_algorithm = parse_conv(flag, value());
+    else if (flag == "--deterministic-a") a.numerics_a.deterministic = parse_on_off(flag, value());
+    else if (flag == "--deterministic-b") a.numerics_b.deterministic = parse_on_off(flag, value());
     else if (flag == "--help" || flag == "-h") {
       std::cout << kUsage << "\n";
       std::exit(0);
@@ -165,12 +209,16 @@ int main(int argc, char** argv) try {
   mb.build(seed::input_shape(cb.backend, args.size), seed::build_options(cb.backend));
   ma.load_state_dict(load_as(ca, tf_weights, args.size));
   mb.load_state_dict(load_as(cb, tf_weights, args.size));
+  ma.to(args.device_a);
+  mb.to(args.device_b);
   const auto oa = make_optimizer(args, ma.parameters(), preset_for(ca, args.preset_a));
   const auto ob = make_optimizer(args, mb.parameters(), preset_for(cb, args.preset_b));
   train::LockstepSide a = seed::lockstep_side(ca.backend, ma, *oa, args.size);
   train::LockstepSide b = seed::lockstep_side(cb.backend, mb, *ob, args.size);
   a.label = args.a + " (" + oa->preset().name + ")";
   b.label = args.b + " (" + ob->preset().name + ")";
+  a.numerics = args.numerics_a;
+  b.numerics = args.numerics_b;
 
   const train::DivergenceReport r = train::lockstep(
       a, b, x, y, {.steps = args.steps, .batch_size = args.batch, .resynced_pass = args.resync});
@@ -198,6 +246,7 @@ int main(int argc, char** argv) try {
   }
   return 0;
 } catch (const std::exception& e) {
-  std::cerr << "parity-diff: " << e.what() << "\n";
+  const std::string what = e.what();
+  std::cerr << (what.rfind("parity-diff:", 0) == 0 ? "" : "parity-diff: ") << what << "\n";
   return 1;
 }
