@@ -12,6 +12,16 @@
 // and equal Theano's. RacedTrainer computes each discrete outcome exactly: the
 // backward pass runs layer by layer, and a "late" layer is updated before its
 // backward-input is computed, with its new weights.
+// The mechanism, measured: TF 1.x's reference variables are assigned in place,
+// and the forward pass's read of a weight is an alias of the variable's buffer
+// that the backward ops read later. With Keras' variables made resource
+// variables (copy-on-write assigns; TF_RESOURCE_VARIABLES=1 in seed_raced.py),
+// ten runs of the same default session gave one outcome, for SGD and Adam: no
+// late weights at all, and for Adam `iterations` read after its increment at
+// every step (the t_ahead preset). So the weights' race is the in-place write
+// under a live alias; a read during the write, which TF's assign shards across
+// threads, can see part of the update, the likely cause of the raced runs that
+// no whole-tensor schedule reproduces (a hypothesis: not modelled).
 #include "parity/train/race.h"
 
 #include <algorithm>

@@ -59,6 +59,10 @@ def backend():
     return os.environ.get("KERAS_BACKEND", "theano")
 
 
+def resource_variables():
+    return os.environ.get("TF_RESOURCE_VARIABLES") == "1"
+
+
 def import_keras2():
     """Imports keras (2.0.4) for KERAS_BACKEND and returns (keras, K)."""
     if backend() == "tensorflow":
@@ -68,6 +72,12 @@ def import_keras2():
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
         import tensorflow as tf
         tf.compat.v1.disable_v2_behavior()
+        # TF 1.x's reference variables (the seed's): an assign writes the buffer in
+        # place while other ops may be reading it. TF_RESOURCE_VARIABLES=1 makes
+        # Keras' variables resource variables, whose assign copies a buffer that is
+        # being read (copy-on-write): a read sees all of an update or none of it.
+        if resource_variables():
+            tf.compat.v1.enable_resource_variables()
         # tensorflow.contrib (TF 1.x only): Keras' TensorBoard callback imports it.
         for name in ("tensorflow.contrib", "tensorflow.contrib.tensorboard",
                      "tensorflow.contrib.tensorboard.plugins",
@@ -95,6 +105,7 @@ def framework_info(K):
         import tensorflow as tf
         info["tensorflow"] = tf.__version__
         info["mode"] = "graph (tf.compat.v1, disable_v2_behavior)"
+        info["variables"] = "resource" if resource_variables() else "reference (TF 1.x)"
         info["TF_ENABLE_ONEDNN_OPTS"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
     else:
         import theano

@@ -5,6 +5,11 @@ run unordered and a variable's read may follow its update in the same step
 writes tests/data/seed_keras2/weight.h5, x.npy, y.npy).
 
     KERAS_BACKEND=tensorflow .venv-tf/bin/python seed_raced.py [runs]
+    TF_RESOURCE_VARIABLES=1 KERAS_BACKEND=tensorflow .venv-tf/bin/python seed_raced.py [runs]
+
+The second makes Keras' variables resource variables (copy-on-write assigns: a
+read sees a whole update or none of it) and writes raced_resource_*; the first
+keeps TF 1.x's reference variables, assigned in place, as the seed's TF 1.2 had.
 
 Writes tests/data/seed_keras2/raced_<opt>_losses.npy: float32 [runs, batches], each
 run's batch losses; raced_<opt>_sums.npy: float64 [runs, batches, weights, 2], the
@@ -34,7 +39,8 @@ import seed_run_model as sm  # noqa: E402
 
 x = numpy.load(os.path.join(OUT, "x.npy"))
 y = numpy.load(os.path.join(OUT, "y.npy"))
-facts = {"runs": RUNS, "cpu": compat.cpu_model(), "tensorflow": tf.__version__, "keras": keras.__version__,
+PREFIX = "raced_resource" if compat.resource_variables() else "raced"
+facts = {"runs": RUNS, "variables": "resource" if compat.resource_variables() else "reference (TF 1.x)", "cpu": compat.cpu_model(), "tensorflow": tf.__version__, "keras": keras.__version__,
          "session": "Keras' default (TF's default intra/inter-op thread pools)", "optimizers": {}}
 for name, make in {"sgd": lambda: SGD(lr=1e-7), "adam": lambda: Adam()}.items():
     rows, all_sums = [], []
@@ -55,12 +61,12 @@ for name, make in {"sgd": lambda: SGD(lr=1e-7), "adam": lambda: Adam()}.items():
         rows.append(losses)
         all_sums.append(sums)
     arr = numpy.array(rows, numpy.float32)
-    numpy.save(os.path.join(OUT, "raced_%s_losses.npy" % name), arr)
-    numpy.save(os.path.join(OUT, "raced_%s_sums.npy" % name), numpy.array(all_sums, numpy.float64))
+    numpy.save(os.path.join(OUT, "%s_%s_losses.npy" % (PREFIX, name)), arr)
+    numpy.save(os.path.join(OUT, "%s_%s_sums.npy" % (PREFIX, name)), numpy.array(all_sums, numpy.float64))
     distinct = len({tuple(r.tolist()) for r in arr})
     facts["optimizers"][name] = {"distinct_runs": distinct, "losses": arr.tolist()}
     print(name, "distinct runs:", distinct, "of", RUNS)
     for r in arr:
         print("  ", r)
-with open(os.path.join(OUT, "raced.json"), "w") as f:
+with open(os.path.join(OUT, PREFIX + ".json"), "w") as f:
     json.dump(facts, f, indent=1)
