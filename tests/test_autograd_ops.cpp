@@ -51,7 +51,7 @@ TEST_P(GradcheckOps, BinaryBroadcasting) {
       {{3, 4}, {3, 4}, true}, {{3, 4}, {4}, true}, {{2, 1, 3}, {4, 1}, true},
       {{}, {2, 3}, true},     {{3, 1}, {}, true},  {{2, 3, 4}, {3, 4}, false}};
   for (BinaryOp op : {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Pow,
-                      BinaryOp::Maximum, BinaryOp::Minimum}) {
+                      BinaryOp::Maximum, BinaryOp::Minimum, BinaryOp::ReluBackward}) {
     for (const auto& [sa, sb, contiguous] : shapes) {
       SCOPED_TRACE(std::string(name(op)) + " " + to_string(sa) + " with " + to_string(sb) +
                    (contiguous ? "" : " non-contiguous"));

@@ -213,6 +213,9 @@ std::vector<BinaryCase> binary_cases() {
        positive_values(0.05, 20), signed_values(-4, 4), false, 8, 4},
       {"maximum", PARITY_BINARY_FORMS(maximum), ref_maximum, numeric, tie_values(), tie_values()},
       {"minimum", PARITY_BINARY_FORMS(minimum), ref_minimum, numeric, tie_values(), tie_values()},
+      // ReLU's fused backward: the gradient where the output is > 0 (not at 0, not at NaN).
+      {"relu_backward", PARITY_BINARY_FORMS(relu_backward), [](double g, double y) { return y > 0 ? g : 0.0; },
+       floats, signed_values(-1e3, 1e3), tie_values()},
       {"eq", PARITY_BINARY_FORMS(eq), [](double a, double b) -> double { return a == b; }, all, tie_values(),
        tie_values(), true},
       {"ne", PARITY_BINARY_FORMS(ne), [](double a, double b) -> double { return a != b; }, all, tie_values(),

@@ -227,7 +227,7 @@ std::vector<Tensor> OpNode::unary_backward(const Tensor& g) const {
     case UnaryOp::Reciprocal:
       return {neg(mul(g, square(out())))};
     case UnaryOp::Relu:
-      return {masked(gt(out(), 0), g)};
+      return {relu_backward(g, out())};
     case UnaryOp::Sigmoid: {
       const Tensor y = out();
       return {mul(g, mul(y, sub(1, y)))};
@@ -283,6 +283,9 @@ std::vector<Tensor> OpNode::binary_backward(const Tensor& g) const {
       if (need1) gb = where(b_wins, g, masked(tie, half));
       break;
     }
+    case BinaryOp::ReluBackward:  // linear in the gradient a, masked by b; constant in b (almost everywhere)
+      if (need0) ga = relu_backward(g, in(1));
+      break;
     default:
       PARITY_FAIL("backward: ", parity::name(binary), " is not differentiable");
   }
@@ -314,6 +317,9 @@ std::vector<Tensor> OpNode::scalar_backward(const Tensor& g) const {
       const Tensor wins = binary == BinaryOp::Maximum ? gt(x, s0) : lt(x, s0);
       return {where(wins, g, masked(eq(x, s0), mul(g, 0.5)))};
     }
+    case BinaryOp::ReluBackward:  // relu_backward(x, s): x or 0 by s's sign; relu_backward(s, x): constant
+      if (scalar_first) return {zeros(g.shape(), {.dtype = g.dtype(), .device = g.device()})};
+      return {relu_backward(g, s0)};
     default:
       PARITY_FAIL("backward: ", parity::name(binary), " is not differentiable");
   }

@@ -61,18 +61,62 @@ void strided_loop(const ElementwiseIter& it, const F& f, std::index_sequence<K..
   });
 }
 
+// A flat loop in which the inputs whose bit is set in Scalars are one value
+// broadcast to every element (stride 0): the compiler hoists their load and
+// vectorizes the rest, as for dense operands.
+template <unsigned Scalars, typename Out, typename... In, typename F, std::size_t... K>
+void dense_with_scalars_loop(const ElementwiseIter& it, const F& f, std::index_sequence<K...>) {
+  Out* __restrict out = reinterpret_cast<Out*>(it.data[0]);
+  const std::tuple<const In*...> in{reinterpret_cast<const In*>(it.data[K + 1])...};
+  parallel_for(it.numel, kGrainSize, [&](std::int64_t begin, std::int64_t end) {
+    [[maybe_unused]] const std::tuple<const In*...> p = in;
+    for (std::int64_t i = begin; i < end; ++i) {
+      out[i] = f(std::get<K>(p)[(Scalars >> K) & 1u ? 0 : i]...);
+    }
+  });
+}
+
+// The pattern of a one-dim iteration with a dense output whose inputs are each
+// dense or a broadcast value (where(mask, g, 0) in ReLU's backward, an op with a
+// 0-dim tensor): bit k set for a broadcast input k; -1 for anything else.
+inline int broadcast_pattern(const ElementwiseIter& it, int inputs) {
+  if (it.ndim != 1 || it.strides[0][0] != 1) return -1;
+  int pattern = 0;
+  for (int k = 0; k < inputs; ++k) {
+    const std::int64_t s = it.strides[k + 1][0];
+    if (s == 0) pattern |= 1 << k;
+    else if (s != 1) return -1;
+  }
+  return pattern;
+}
+
+template <typename Out, typename... In, typename F, unsigned... Patterns>
+bool run_broadcast_pattern(const ElementwiseIter& it, const F& f, int pattern,
+                           std::integer_sequence<unsigned, Patterns...>) {
+  return ((pattern == static_cast<int>(Patterns) &&
+           (dense_with_scalars_loop<Patterns, Out, In...>(it, f, std::index_sequence_for<In...>{}), true)) ||
+          ...);
+}
+
 }  // namespace detail
 
 // out[i] = f(in_0[i], ..., in_n[i]) over the iteration; Out and In... are the
 // operands' element types (already checked against it.dtypes by the caller).
+// Every path applies the same f to the same elements: the bits do not depend on it.
 template <typename Out, typename... In, typename F>
 void elementwise(const ElementwiseIter& it, const F& f) {
   if (it.numel == 0) return;
   if (it.is_contiguous()) {
     detail::dense_loop<Out, In...>(it, f, std::index_sequence_for<In...>{});
-  } else {
-    detail::strided_loop<Out, In...>(it, f, std::index_sequence_for<In...>{});
+    return;
   }
+  constexpr unsigned kPatterns = 1u << sizeof...(In);
+  const int pattern = detail::broadcast_pattern(it, static_cast<int>(sizeof...(In)));
+  if (pattern > 0 && detail::run_broadcast_pattern<Out, In...>(it, f, pattern,
+                                                                 std::make_integer_sequence<unsigned, kPatterns>{})) {
+    return;
+  }
+  detail::strided_loop<Out, In...>(it, f, std::index_sequence_for<In...>{});
 }
 
 }  // namespace parity::cpu

@@ -115,6 +115,11 @@ PARITY_BINARY_FUNCTOR(Maximum, Numeric, T,
                       math::isnan(a) ? a : (math::isnan(b) ? b : (a < b ? b : a)))
 PARITY_BINARY_FUNCTOR(Minimum, Numeric, T,
                       math::isnan(a) ? a : (math::isnan(b) ? b : (b < a ? b : a)))
+// ReLU's backward in one pass: the gradient a where the output b is positive, +0
+// elsewhere (relu'(0) = 0; a NaN output passes nothing). The same bits as
+// where(b > 0, a, 0), without the mask tensor, and a select of equal-width
+// operands, which the CPU loop vectorizes.
+PARITY_BINARY_FUNCTOR(ReluBackward, Floating, T, b > T(0) ? a : T(0))
 PARITY_BINARY_FUNCTOR(Eq, All, bool, a == b)
 PARITY_BINARY_FUNCTOR(Ne, All, bool, a != b)
 PARITY_BINARY_FUNCTOR(Lt, All, bool, a < b)
@@ -183,6 +188,7 @@ PARITY_HOST_DEVICE constexpr decltype(auto) visit(BinaryOp op, Fn&& fn) {
     case BinaryOp::Pow: return fn(Pow{});
     case BinaryOp::Maximum: return fn(Maximum{});
     case BinaryOp::Minimum: return fn(Minimum{});
+    case BinaryOp::ReluBackward: return fn(ReluBackward{});
     case BinaryOp::Eq: return fn(Eq{});
     case BinaryOp::Ne: return fn(Ne{});
     case BinaryOp::Lt: return fn(Lt{});

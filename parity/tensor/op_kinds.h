@@ -18,11 +18,11 @@ inline constexpr std::array<std::string_view, static_cast<int>(UnaryOp::kCount)>
 static_assert(kUnaryOpNames.size() == static_cast<std::size_t>(UnaryOp::kCount));
 
 enum class BinaryOp : std::uint8_t {
-  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge,
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum, ReluBackward, Eq, Ne, Lt, Le, Gt, Ge,
   kCount
 };
 inline constexpr std::array<std::string_view, static_cast<int>(BinaryOp::kCount)> kBinaryOpNames = {
-    "add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge"};
+    "add", "sub", "mul", "div", "pow", "maximum", "minimum", "relu_backward", "eq", "ne", "lt", "le", "gt", "ge"};
 static_assert(kBinaryOpNames.size() == static_cast<std::size_t>(BinaryOp::kCount));
 
 enum class ReduceOp : std::uint8_t { Sum, Mean, Max, Min, ArgMax, ArgMin, kCount };

@@ -45,6 +45,8 @@ PARITY_DECLARE_BINARY(div, Div)
 PARITY_DECLARE_BINARY(pow, Pow)
 PARITY_DECLARE_BINARY(maximum, Maximum)
 PARITY_DECLARE_BINARY(minimum, Minimum)
+// relu_backward(grad, output): grad where output > 0, else 0 (PyTorch's threshold_backward).
+PARITY_DECLARE_BINARY(relu_backward, ReluBackward)
 PARITY_DECLARE_BINARY(eq, Eq)
 PARITY_DECLARE_BINARY(ne, Ne)
 PARITY_DECLARE_BINARY(lt, Lt)
