@@ -53,20 +53,3 @@ Backend& backend_for(Device device, const char* op) {
 }
 
 }  // namespace parity
-
-namespace parity::cuda {
-bool is_available() { return device_count() > 0; }
-int device_count() {
-  Backend* backend = cuda_backend();
-  return backend == nullptr ? 0 : backend->device_count();
-}
-}  // namespace parity::cuda
-
-#include "parity/tensor/memory.h"
-
-namespace parity {
-MemoryStats memory_stats(Device device) {
-  return backend_for(device, "memory_stats").allocator(device.index).stats();
-}
-void empty_cache(Device device) { backend_for(device, "empty_cache").allocator(device.index).empty_cache(); }
-}  // namespace parity
