@@ -489,6 +489,30 @@ struct WrongShape : autograd::Function<WrongShape> {
   static std::vector<Tensor> backward(autograd::FunctionCtx&, const std::vector<Tensor>& g) { return {g[0]}; }
 };
 
+// The natural way to read a saved tensor: a reference into saved_tensors()'s
+// result. That vector must outlive the statement (it once was a temporary, and
+// the next op ran on a destroyed tensor), across further calls too.
+struct ProductByReference : autograd::Function<ProductByReference> {
+  static Tensor forward(autograd::FunctionCtx& ctx, const Tensor& a, const Tensor& b) {
+    ctx.save_for_backward({a, b});
+    return mul(a, b);
+  }
+  static std::vector<Tensor> backward(autograd::FunctionCtx& ctx, const std::vector<Tensor>& g) {
+    const Tensor& a = ctx.saved_tensors()[0];
+    const Tensor& b = ctx.saved_tensors()[1];  // a second call leaves `a` valid
+    const Tensor scratch = ones({1 << 12});      // an allocation that would reuse a freed tensor's memory
+    EXPECT_EQ(scratch.numel(), 1 << 12);
+    return {mul(g[0], b), mul(g[0], a)};
+  }
+};
+
+TEST_P(Tape, SavedTensorsMayBeReadByReference) {
+  const Tensor a = leaf({5}), b = leaf({5});
+  sum(ProductByReference::apply(a, b)).backward();
+  EXPECT_EQ(values(a.grad()), values(b.detach()));
+  EXPECT_EQ(values(b.grad()), values(a.detach()));
+}
+
 TEST_P(Tape, CustomFunctions) {
   const Tensor x = leaf({3});
   const Tensor y = Cube::apply(x, 2.0);

@@ -14,6 +14,7 @@ struct FunctionAccess {
   static std::vector<SavedTensor>& saved(FunctionCtx& ctx) { return ctx.saved_; }
   static std::string& name(FunctionCtx& ctx) { return ctx.name_; }
   static std::vector<bool>& needs(FunctionCtx& ctx) { return ctx.needs_input_grad_; }
+  static std::vector<Tensor>& unpacked(FunctionCtx& ctx) { return ctx.unpacked_; }
 };
 
 void FunctionCtx::save_for_backward(const std::vector<Tensor>& tensors) {
@@ -23,11 +24,10 @@ void FunctionCtx::save_for_backward(const std::vector<Tensor>& tensors) {
   }
 }
 
-std::vector<Tensor> FunctionCtx::saved_tensors() const {
-  std::vector<Tensor> out;
-  out.reserve(saved_.size());
-  for (const SavedTensor& s : saved_) out.push_back(s.defined() ? s.unpack(name_) : Tensor());
-  return out;
+const std::vector<Tensor>& FunctionCtx::saved_tensors() const {
+  unpacked_.resize(saved_.size());  // never shrinks or moves while backward may hold references into it
+  for (std::size_t i = 0; i < saved_.size(); ++i) unpacked_[i] = saved_[i].defined() ? saved_[i].unpack(name_) : Tensor();
+  return unpacked_;
 }
 
 namespace {
@@ -47,6 +47,7 @@ class CustomNode final : public Node {
       }
     }
     std::vector<Tensor> result = backward_(*ctx_, grads);
+    FunctionAccess::unpacked(*ctx_).clear();  // an unpacked output would hold this node: no cycle
     PARITY_CHECK(result.size() == next_edges_.size(), "backward of custom function ", name(), ": returned ",
                  result.size(), " gradients, expected ", next_edges_.size(),
                  " (one per Tensor argument of forward, undefined for none)");
@@ -58,6 +59,7 @@ class CustomNode final : public Node {
 
   void release_saved() override {
     FunctionAccess::saved(*ctx_).clear();
+    FunctionAccess::unpacked(*ctx_).clear();
     ctx_->saved_data.clear();
   }
 

@@ -43,7 +43,10 @@ class FunctionCtx {
   // Keeps tensors for backward (as aliases: they hold no graph).
   void save_for_backward(const std::vector<Tensor>& tensors);
   // The saved tensors; throws if one was modified in place since it was saved.
-  std::vector<Tensor> saved_tensors() const;
+  // The vector lives in the context until backward returns, so the natural
+  // `const Tensor& x = ctx.saved_tensors()[0];` stays valid (each call re-checks
+  // the versions and refills the same vector).
+  const std::vector<Tensor>& saved_tensors() const;
   // Whether the i-th Tensor argument of forward needs a gradient.
   bool needs_input_grad(std::size_t i) const { return i < needs_input_grad_.size() && needs_input_grad_[i]; }
   const std::string& name() const { return name_; }
@@ -55,6 +58,7 @@ class FunctionCtx {
   friend struct FunctionAccess;
   std::string name_;
   std::vector<SavedTensor> saved_;
+  mutable std::vector<Tensor> unpacked_;  // saved_tensors()'s result; cleared after backward (no cycle)
   std::vector<bool> needs_input_grad_;
 };
 
