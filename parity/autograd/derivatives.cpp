@@ -237,7 +237,7 @@ std::vector<Tensor> OpNode::unary_backward(const Tensor& g) const {
     case UnaryOp::kCount:
       break;
   }
-  PARITY_FAIL("backward: no rule for unary op #", static_cast<int>(unary));
+  PARITY_INTERNAL_FAIL("backward: no rule for unary op #", static_cast<int>(unary));
 }
 
 std::vector<Tensor> OpNode::binary_backward(const Tensor& g) const {
@@ -284,7 +284,7 @@ std::vector<Tensor> OpNode::binary_backward(const Tensor& g) const {
       break;
     }
     default:
-      PARITY_FAIL("backward: ", parity::name(binary), " is not differentiable");
+      PARITY_INTERNAL_FAIL("backward: ", parity::name(binary), " is not differentiable");
   }
   return {ga.defined() ? sum_to(ga, in_shape(0)) : ga, gb.defined() ? sum_to(gb, in_shape(1)) : gb};
 }
@@ -315,7 +315,7 @@ std::vector<Tensor> OpNode::scalar_backward(const Tensor& g) const {
       return {where(wins, g, masked(eq(x, s0), mul(g, 0.5)))};
     }
     default:
-      PARITY_FAIL("backward: ", parity::name(binary), " is not differentiable");
+      PARITY_INTERNAL_FAIL("backward: ", parity::name(binary), " is not differentiable");
   }
 }
 
@@ -337,7 +337,7 @@ std::vector<Tensor> OpNode::reduce_backward(const Tensor& g) const {
       return {masked(mask, div(g_kept, ties))};
     }
     default:
-      PARITY_FAIL("backward: ", parity::name(reduce), " is not differentiable");
+      PARITY_INTERNAL_FAIL("backward: ", parity::name(reduce), " is not differentiable");
   }
 }
 
@@ -432,7 +432,7 @@ std::vector<Tensor> OpNode::apply(std::vector<Tensor>& grads) {
     case OpKind::kCount:
       break;
   }
-  PARITY_FAIL("backward: no rule for ", op_name);
+  PARITY_INTERNAL_FAIL("backward: no rule for ", op_name);
 }
 
 // Nodes with no inputs: an in-place op that overwrote a tensor with values that
