@@ -11,7 +11,7 @@ Conv2D::Conv2D(Conv2DOptions options) : options_(std::move(options)) {
   PARITY_CHECK(options_.filters >= 1, "Conv2D: filters must be at least 1, got ", options_.filters);
   PARITY_CHECK(options_.kernel[0] >= 1 && options_.kernel[1] >= 1, "Conv2D: the kernel must be at least 1x1, got ",
                options_.kernel[0], "x", options_.kernel[1]);
-  check_activation_name(options_.activation, "Conv2D");
+  activation_ = parse_activation(options_.activation, "Conv2D");
 }
 
 Conv2dOptions Conv2D::conv_options() const {
@@ -46,7 +46,7 @@ Shape Conv2D::build_impl(const Shape& input_shape, const BuildContext& context) 
 
 Tensor Conv2D::forward_impl(const Tensor& x) {
   const Tensor bias = options_.use_bias ? parameter("bias") : Tensor();
-  return activation(options_.activation, conv2d(x, parameter("kernel"), bias, conv_options()));
+  return activation(activation_, conv2d(x, parameter("kernel"), bias, conv_options()));
 }
 
 }  // namespace parity::nn

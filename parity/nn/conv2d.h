@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "parity/nn/activation.h"
 #include "parity/nn/module.h"
 
 namespace parity::nn {
@@ -39,6 +40,7 @@ class Conv2D : public Module {
 
  private:
   Conv2DOptions options_;
+  ActivationKind activation_ = ActivationKind::Linear;  // options_.activation, parsed once
 };
 
 }  // namespace parity::nn
