@@ -1,10 +1,21 @@
 #include "parity/nn/activation.h"
 
-#include "parity/nn/losses.h"
 #include "parity/tensor/error.h"
 #include "parity/tensor/ops.h"
 
 namespace parity::nn {
+
+Tensor softmax(const Tensor& x, std::int64_t dim) {
+  // The max is a constant shift: detached so its (zero) gradient is not spread over ties.
+  const Tensor shifted = sub(x, max(x, {dim}, /*keepdim=*/true).detach());
+  const Tensor e = exp(shifted);
+  return div(e, sum(e, {dim}, /*keepdim=*/true));
+}
+
+Tensor log_softmax(const Tensor& x, std::int64_t dim) {
+  const Tensor shifted = sub(x, max(x, {dim}, /*keepdim=*/true).detach());
+  return sub(shifted, log(sum(exp(shifted), {dim}, /*keepdim=*/true)));
+}
 
 ActivationKind parse_activation(std::string_view name, std::string_view who) {
   if (name == "linear") return ActivationKind::Linear;

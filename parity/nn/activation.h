@@ -1,4 +1,5 @@
-// Activations as layers: ReLU, and Activation by Keras name.
+// Activation functions (softmax, and the ones layers know by Keras name) and
+// activations as layers: ReLU, and Activation by Keras name.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,10 @@
 #include "parity/nn/module.h"
 
 namespace parity::nn {
+
+// softmax and log_softmax along `dim` (max-subtracted, so large logits are safe).
+Tensor softmax(const Tensor& x, std::int64_t dim = -1);
+Tensor log_softmax(const Tensor& x, std::int64_t dim = -1);
 
 // The activation functions layers know by name: "linear" (identity), "relu",
 // "sigmoid", "tanh", "softmax" (over the last axis).
