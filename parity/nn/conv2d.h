@@ -41,6 +41,9 @@ class Conv2D : public Module {
  private:
   Conv2DOptions options_;
   ActivationKind activation_ = ActivationKind::Linear;  // options_.activation, parsed once
+  // The tensor-level options for a model built with `model` (the mode only
+  // changes which op runs, not the output shape build_impl asks for).
+  Conv2dOptions conv_options_for(const BuildOptions& model) const;
 };
 
 }  // namespace parity::nn
