@@ -1,6 +1,6 @@
 // What the op benchmarks measure, apart from how they are timed.
 //
-// The CPU suite (bench_ops.cpp) and the CUDA suite (bench_cuda_*.cpp, issue 3)
+// The CPU suite (bench_ops.cpp) and the CUDA suite (bench_cuda_*.cpp)
 // run the same table of ops at the same sizes, each with its own timing loop
 // (plain wall time on the CPU; CUDA events and manual time on the GPU), so the
 // two report comparable rows. A benchmark's name is

@@ -1,4 +1,4 @@
-// The CUDA benchmark suite (issue 3): the foundation benchmarks of
+// The CUDA benchmark suite (targets: docs/GPU.md): the foundation benchmarks of
 // bench_ops.cpp on a GPU, named <op>/<dtype>/cuda/<size> so scripts/bench and
 // bench_table.py read them like the CPU ones, and the references they are
 // judged against, measured in the same run:

@@ -1,4 +1,4 @@
-// Optimizer step benchmarks on the CPU (issue 5).
+// Optimizer step benchmarks on the CPU.
 //
 //   build/bench/bench_optim [--benchmark_filter=...]
 //   PARITY_BENCH_OPTIM_SIZES=1000000,10000000 build/bench/bench_optim   (sizes override)

@@ -1,4 +1,4 @@
-// Optimizer step benchmarks on CUDA (issue 5): the fused kernels of
+// Optimizer step benchmarks on CUDA: the fused kernels of
 // parity/optim/cuda_kernels.cu, and composed mode where the preset allows it.
 //
 // Names: optim_<optimizer>/<preset>/<fused|composed>/cuda/<n>, n = 1M, 10M,

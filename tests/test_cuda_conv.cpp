@@ -484,7 +484,7 @@ TEST(CudaConv, AutogradMatchesCpu) {
 
 
 #if PARITY_WITH_CUDA
-// cuDNN statuses and versions (issue 12, defects 6 and 9): run on any machine
+// cuDNN statuses and versions: run on any machine
 // of a CUDA build.
 TEST(CudnnStatus, AMissingSubLibraryIsNotUnsupported) {
   EXPECT_TRUE(cuda::cudnn_status_not_supported(CUDNN_STATUS_NOT_SUPPORTED));
@@ -518,7 +518,7 @@ TEST(CudaConv, OffsetBatchSlicesRunAndMatchTheirCopies) {
   }
 }
 
-// Max-pool ties on CUDA (issue 12): where a window holds several equal maxima,
+// Max-pool ties on CUDA: where a window holds several equal maxima,
 // cuDNN may give the gradient to another one than the CPU, but each window's
 // gradient goes to one of its maxima and the total is conserved.
 TEST(CudaPool, TiesConserveTheGradient) {
@@ -544,7 +544,7 @@ TEST(CudaPool, TiesConserveTheGradient) {
   }
 }
 
-// TF32 on the weight gradient too (issue 12): strict FP32 is float32 math, TF32 is not.
+// TF32 on the weight gradient too: strict FP32 is float32 math, TF32 is not.
 TEST(CudaConv, Tf32ReachesTheWeightGradient) {
   CUDA_CONV_PROLOGUE();
   TestRng rng;
@@ -566,7 +566,7 @@ TEST(CudaConv, Tf32ReachesTheWeightGradient) {
   EXPECT_LT(tf32, 1e-2);
 }
 
-// Determinism across processes (issue 12): a new process chooses the same
+// Determinism across processes: a new process chooses the same
 // algorithms and gives the same bits. The child is this binary, rerun on the
 // test below with PARITY_CHILD_OUT set: it writes its result there.
 TEST(CudaConv, ANewProcessGivesTheSameBits) {

@@ -1,4 +1,4 @@
-// Every op on CUDA against the same op on the CPU (issue 3; ggml's
+// Every op on CUDA against the same op on the CPU (as ggml's
 // tests/test-backend-ops.cpp): the CPU backend is the reference here, itself
 // checked against float64 by test_ops_*.cpp (which also run on CUDA).
 //

@@ -1,4 +1,4 @@
-// The CUDA runtime around the ops (issue 3): devices and their errors, the
+// The CUDA runtime around the ops (docs/GPU.md): devices and their errors, the
 // memory pool (statistics, empty_cache, out-of-memory recovery), streams and
 // events, MathMode on matmul, and the numerics context (which needs no GPU).
 // Tests that need a GPU skip without one, saying so.
@@ -218,7 +218,7 @@ TEST(CudaStreams, ItemSynchronizesWhatItReads) {
   EXPECT_EQ(x.narrow(0, 12345, 1).item<float>(), 20.0f);
 }
 
-// ---- memory and streams (issue 12, defect 1) ----
+// ---- memory and streams (docs/GPU.md, "Memory and streams") ----
 
 // A block is freed on the stream that allocated it: a tensor made under a
 // StreamGuard and dropped after it must not be handed to the next allocation on

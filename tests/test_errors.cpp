@@ -301,5 +301,48 @@ TEST(DeviceErrors, DeviceMismatch) {
   EXPECT_EQ(h.to_vector<float>(), std::vector<float>(6, 2.0f));
 }
 
+// A broken invariant of Parity's own says so, apart from the caller's
+// mistakes: InternalError (still a parity::Error), the fixed prefix, the
+// streamed message and the file:line of the assertion.
+TEST(CheckMacros, InternalAssertThrowsInternalErrorWithPrefixAndLocation) {
+  const std::string prefix = "parity internal error (a bug in Parity, not in the caller's input; please report it): ";
+  int line = 0;
+  try {
+    line = __LINE__ + 1;
+    PARITY_INTERNAL_ASSERT(1 + 1 == 3, "two is ", 2);
+    ADD_FAILURE() << "PARITY_INTERNAL_ASSERT(false, ...) did not throw";
+  } catch (const InternalError& e) {
+    const std::string location = std::string(" (") + __FILE__ + ":" + std::to_string(line) + ")";
+    EXPECT_EQ(std::string(e.what()), prefix + "two is 2" + location);
+  }
+  EXPECT_THROW(PARITY_INTERNAL_FAIL("unreachable"), InternalError);
+  EXPECT_THROW(PARITY_INTERNAL_FAIL("unreachable"), Error);  // existing catch sites still catch it
+  EXPECT_NO_THROW(PARITY_INTERNAL_ASSERT(true, "never built"));
+  // A real one: a dtype outside the enumeration reaches dispatch's default.
+  try {
+    dispatch_dtype(static_cast<DType>(200), []<typename T>() {});
+    ADD_FAILURE() << "dispatch_dtype accepted dtype 200";
+  } catch (const InternalError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(prefix + "dispatch_dtype: unknown dtype 200 (", 0), 0u) << e.what();
+  }
+}
+
+// The caller's mistakes stay plain parity::Error, without the prefix.
+TEST(CheckMacros, CheckThrowsPlainError) {
+  try {
+    PARITY_CHECK(1 + 1 == 3, "two is ", 2);
+    ADD_FAILURE() << "PARITY_CHECK(false, ...) did not throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(dynamic_cast<const InternalError*>(&e), nullptr) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind("two is 2 (", 0), 0u) << e.what();
+  }
+  try {
+    (void)add(ones({2}), ones({3}));
+    ADD_FAILURE() << "add of [2] and [3] did not throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(dynamic_cast<const InternalError*>(&e), nullptr) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace parity::testing

@@ -14,7 +14,7 @@
 namespace parity::testing {
 namespace {
 
-// The seed's model (../shared/seed/keras-issue.txt), Keras layout.
+// The seed's model (keras-team/keras#6694; docs/SEED.md), Keras layout.
 nn::Sequential seed_model() {
   return nn::Sequential{nn::Conv2D{{.filters = 64, .kernel = {7, 7}}}, nn::Activation{"relu"},
                         nn::Conv2D{{.filters = 64, .kernel = {7, 7}}}, nn::Activation{"relu"},

@@ -1,4 +1,4 @@
-// The seed model (../shared/seed/keras-issue.txt) built, trained, and trained
+// The seed model (keras-team/keras#6694; docs/SEED.md) built, trained, and trained
 // twice from the same weights as Keras 2 on Theano and on TensorFlow ran it:
 // how far the two part per step, for Adam, Adadelta and SGD (tools/seed/seed.h).
 //

@@ -6,7 +6,7 @@
 Reads OUTDIR/<binary>.json (GoogleTest) and OUTDIR/bench_cuda.json (Google
 Benchmark) and prints: one row per test binary (tests, passed, failed,
 skipped, seconds, exit status), the failed tests by name, and the CUDA
-performance targets of issue 3 measured on this card (elementwise ops and sum
+performance targets of docs/GPU.md measured on this card (elementwise ops and sum
 at >= 90% of the device-to-device copy bandwidth, matmul at cuBLAS' rate, one
 small op under 5 us of host time).
 """
@@ -107,7 +107,7 @@ def main():
     if not runs:
         print("\nno CUDA benchmark results")
         return 0
-    print(f"\nCUDA targets on {ctx.get('cuda_device', '?')} (issue 3):")
+    print(f"\nCUDA targets on {ctx.get('cuda_device', '?')} (docs/GPU.md):")
     copy = [b for k, b in runs.items() if k[0] == "stream_copy"]
     copy_bw = copy[0]["bytes_per_second"] if copy else None
     if copy_bw:

@@ -237,7 +237,7 @@ std::vector<Tensor> OpNode::unary_backward(const Tensor& g) const {
     case UnaryOp::kCount:
       break;
   }
-  PARITY_FAIL("backward: no rule for unary op #", static_cast<int>(unary));
+  PARITY_INTERNAL_FAIL("backward: no rule for unary op #", static_cast<int>(unary));
 }
 
 std::vector<Tensor> OpNode::binary_backward(const Tensor& g) const {
@@ -287,7 +287,7 @@ std::vector<Tensor> OpNode::binary_backward(const Tensor& g) const {
       if (need0) ga = relu_backward(g, in(1));
       break;
     default:
-      PARITY_FAIL("backward: ", parity::name(binary), " is not differentiable");
+      PARITY_INTERNAL_FAIL("backward: ", parity::name(binary), " is not differentiable");
   }
   return {ga.defined() ? sum_to(ga, in_shape(0)) : ga, gb.defined() ? sum_to(gb, in_shape(1)) : gb};
 }
@@ -321,7 +321,7 @@ std::vector<Tensor> OpNode::scalar_backward(const Tensor& g) const {
       if (scalar_first) return {zeros(g.shape(), {.dtype = g.dtype(), .device = g.device()})};
       return {relu_backward(g, s0)};
     default:
-      PARITY_FAIL("backward: ", parity::name(binary), " is not differentiable");
+      PARITY_INTERNAL_FAIL("backward: ", parity::name(binary), " is not differentiable");
   }
 }
 
@@ -343,7 +343,7 @@ std::vector<Tensor> OpNode::reduce_backward(const Tensor& g) const {
       return {masked(mask, div(g_kept, ties))};
     }
     default:
-      PARITY_FAIL("backward: ", parity::name(reduce), " is not differentiable");
+      PARITY_INTERNAL_FAIL("backward: ", parity::name(reduce), " is not differentiable");
   }
 }
 
@@ -438,7 +438,7 @@ std::vector<Tensor> OpNode::apply(std::vector<Tensor>& grads) {
     case OpKind::kCount:
       break;
   }
-  PARITY_FAIL("backward: no rule for ", op_name);
+  PARITY_INTERNAL_FAIL("backward: no rule for ", op_name);
 }
 
 // Nodes with no inputs: an in-place op that overwrote a tensor with values that

@@ -211,8 +211,8 @@ void CpuBackend::pool2d_forward(const Pool2dArgs& args, const void* x, void* y) 
 
 void CpuBackend::pool2d_backward(const Pool2dArgs& args, const void* x, const void*, const void* dy,
                                  void* dx) {
-  PARITY_CHECK(args.kind != PoolKind::Max || x != nullptr,
-               "pool2d_backward: max pooling needs the forward's input");
+  PARITY_INTERNAL_ASSERT(args.kind != PoolKind::Max || x != nullptr,
+                         "pool2d_backward: max pooling needs the forward's input");
   dispatch_floating(args.dtype, "pool2d_backward", [&]<typename T>() {
     const auto* xs = static_cast<const T*>(x);
     const auto* dys = static_cast<const T*>(dy);

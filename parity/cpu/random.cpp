@@ -10,7 +10,7 @@ void CpuBackend::random(const RandomArgs& args) {
   const int kind = static_cast<int>(args.kind);
   dispatch_dtype(args.dtype, [&]<typename T>() {
     if constexpr (std::is_same_v<T, bool>) {
-      PARITY_FAIL("random: dtype bool is not supported");
+      PARITY_INTERNAL_FAIL("random: dtype bool is not supported");
     } else {
       constexpr int kPer = philox::per_group<T>();
       T* out = static_cast<T*>(args.out);

@@ -169,7 +169,7 @@ void reduce_typed(ReduceOp op, const ReduceArgs& a) {
   }
 
   if constexpr (std::is_same_v<T, bool>) {
-    PARITY_FAIL("reduce: ", name(op), " does not accept bool");
+    PARITY_INTERNAL_FAIL("reduce: ", name(op), " does not accept bool");
   } else {
     const bool want_max = op == ReduceOp::Max || op == ReduceOp::ArgMax;
     const bool want_index = op == ReduceOp::ArgMax || op == ReduceOp::ArgMin;

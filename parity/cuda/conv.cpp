@@ -554,9 +554,10 @@ void run_chunk(ConvOp op, const Conv2dArgs& a, const Tensor& x, const Tensor& w,
       int on = 0, oc = 0, oh = 0, ow = 0;
       PARITY_CUDNN_CHECK(
           cudnnGetConvolution2dForwardOutputDim(conv.get(), x_desc.get(), w_desc.get(), &on, &oc, &oh, &ow));
-      PARITY_CHECK(oh == win.out_h && ow == win.out_w, opn, ": cuDNN computes an output of ", oh, "x", ow,
-                   " but the window resolved to ", win.out_h, "x", win.out_w, " (input ", hp, "x", wp,
-                   " after explicit padding, cuDNN pads ", pads.pad_h, "/", pads.pad_w, ")");
+      PARITY_INTERNAL_ASSERT(oh == win.out_h && ow == win.out_w, opn, ": cuDNN computes an output of ", oh,
+                             "x", ow, " but the window resolved to ", win.out_h, "x", win.out_w, " (input ",
+                             hp, "x", wp, " after explicit padding, cuDNN pads ", pads.pad_h, "/", pads.pad_w,
+                             ")");
     }
 
     const Problem problem{

@@ -48,7 +48,7 @@ void throw_cudnn_error(cudnnStatus_t status, const char* call, const char* file,
 cudnnDataType_t cudnn_dtype(DType dtype, const char* op) {
   if (dtype == kFloat32) return CUDNN_DATA_FLOAT;
   if (dtype == kFloat64) return CUDNN_DATA_DOUBLE;
-  PARITY_FAIL(op, ": cuDNN path supports float32 and float64, got ", dtype);
+  PARITY_INTERNAL_FAIL(op, ": cuDNN path supports float32 and float64, got ", dtype);
 }
 
 int cudnn_int(std::int64_t value, const char* op, const char* what) {

@@ -115,7 +115,7 @@ struct BatchDim {
 }  // namespace
 
 void CudaBackend::gemm(const GemmArgs& g) {
-  PARITY_CHECK(g.dtype == kFloat32 || g.dtype == kFloat64, "gemm: unsupported dtype ", g.dtype);
+  PARITY_INTERNAL_ASSERT(g.dtype == kFloat32 || g.dtype == kFloat64, "gemm: unsupported dtype ", g.dtype);
   const int device = device_of(g.c);
   DeviceGuard guard(device);
   cudaStream_t stream = stream_for(device);

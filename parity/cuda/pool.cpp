@@ -165,8 +165,8 @@ Descriptors describe(const Pool2dArgs& a, const Setup& s, Layout layout, const c
 void check_output_dims(const Descriptors& d, const Window2d& w, const char* op) {
   int n = 0, c = 0, h = 0, wd = 0;
   PARITY_CUDNN_CHECK(cudnnGetPooling2dForwardOutputDim(d.pool.get(), d.x.get(), &n, &c, &h, &wd));
-  PARITY_CHECK(h == w.out_h && wd == w.out_w, op, ": cuDNN computes an output of ", h, "x", wd,
-               " but the window resolved to ", w.out_h, "x", w.out_w);
+  PARITY_INTERNAL_ASSERT(h == w.out_h && wd == w.out_w, op, ": cuDNN computes an output of ", h, "x", wd,
+                         " but the window resolved to ", w.out_h, "x", w.out_w);
 }
 
 // The layouts to try, in order.
@@ -273,8 +273,8 @@ void CudaBackend::pool2d_backward(const Pool2dArgs& args, const void* x, const v
                                   void* dx) {
   const char* op = op_name(args.kind, true);
   const i64 chunk = chunk_size(args, op);
-  PARITY_CHECK(args.kind != PoolKind::Max || (x != nullptr && y != nullptr), op,
-               ": max pooling's backward needs the forward's input and output");
+  PARITY_INTERNAL_ASSERT(args.kind != PoolKind::Max || (x != nullptr && y != nullptr), op,
+                         ": max pooling's backward needs the forward's input and output");
   DeviceGuard guard(args.device_index);
   const int device = args.device_index;
   const Shape x_shape = args.win.input_shape(), y_shape = args.win.output_shape(args.win.channels);

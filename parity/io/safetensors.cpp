@@ -321,7 +321,7 @@ std::string_view safetensors_dtype(DType dtype) {
   for (const DTypeName& d : kDTypes) {
     if (d.dtype == dtype) return d.name;
   }
-  PARITY_FAIL("safetensors_dtype: unknown dtype ", static_cast<int>(dtype));
+  PARITY_INTERNAL_FAIL("safetensors_dtype: unknown dtype ", static_cast<int>(dtype));
 }
 
 SafeTensors parse_safetensors(std::string_view bytes, const std::string& name) {

@@ -1,6 +1,8 @@
-// Activations as layers: ReLU, and Activation by Keras name.
+// Activation functions (softmax, and the ones layers know by Keras name) and
+// activations as layers: ReLU, and Activation by Keras name.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -8,8 +10,19 @@
 
 namespace parity::nn {
 
+// softmax and log_softmax along `dim` (max-subtracted, so large logits are safe).
+Tensor softmax(const Tensor& x, std::int64_t dim = -1);
+Tensor log_softmax(const Tensor& x, std::int64_t dim = -1);
+
 // The activation functions layers know by name: "linear" (identity), "relu",
-// "sigmoid", "tanh", "softmax" (over the last axis). Throws for another name.
+// "sigmoid", "tanh", "softmax" (over the last axis).
+enum class ActivationKind : std::uint8_t { Linear, Relu, Sigmoid, Tanh, Softmax };
+
+// The function `name` stands for; throws naming `who` for another name. Layers
+// parse their option once, when constructed, not on every forward.
+ActivationKind parse_activation(std::string_view name, std::string_view who);
+Tensor activation(ActivationKind kind, const Tensor& x);
+// activation(parse_activation(name, "activation"), x).
 Tensor activation(std::string_view name, const Tensor& x);
 // Throws naming `who` unless `name` is one of the above.
 void check_activation_name(std::string_view name, std::string_view who);
@@ -35,6 +48,7 @@ class Activation : public Module {
 
  private:
   std::string function_;
+  ActivationKind kind_;
 };
 
 }  // namespace parity::nn

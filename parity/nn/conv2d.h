@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "parity/nn/activation.h"
 #include "parity/nn/module.h"
 
 namespace parity::nn {
@@ -39,6 +40,10 @@ class Conv2D : public Module {
 
  private:
   Conv2DOptions options_;
+  ActivationKind activation_ = ActivationKind::Linear;  // options_.activation, parsed once
+  // The tensor-level options for a model built with `model` (the mode only
+  // changes which op runs, not the output shape build_impl asks for).
+  Conv2dOptions conv_options_for(const BuildOptions& model) const;
 };
 
 }  // namespace parity::nn

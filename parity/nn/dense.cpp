@@ -9,7 +9,7 @@ namespace parity::nn {
 
 Dense::Dense(DenseOptions options) : options_(std::move(options)) {
   PARITY_CHECK(options_.units >= 1, "Dense: units must be at least 1, got ", options_.units);
-  check_activation_name(options_.activation, "Dense");
+  activation_ = parse_activation(options_.activation, "Dense");
 }
 
 Shape Dense::build_impl(const Shape& input_shape, const BuildContext& context) {
@@ -27,7 +27,7 @@ Shape Dense::build_impl(const Shape& input_shape, const BuildContext& context) {
 Tensor Dense::forward_impl(const Tensor& x) {
   Tensor y = matmul(x, parameter("kernel"));
   if (options_.use_bias) y = add(y, parameter("bias"));
-  return activation(options_.activation, y);
+  return activation(activation_, y);
 }
 
 }  // namespace parity::nn

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "parity/nn/activation.h"
 #include "parity/nn/module.h"
 
 namespace parity::nn {
@@ -28,6 +29,7 @@ class Dense : public Module {
 
  private:
   DenseOptions options_;
+  ActivationKind activation_ = ActivationKind::Linear;  // options_.activation, parsed once
 };
 
 }  // namespace parity::nn

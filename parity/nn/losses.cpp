@@ -1,5 +1,6 @@
 #include "parity/nn/losses.h"
 
+#include "parity/nn/activation.h"
 #include "parity/tensor/error.h"
 #include "parity/tensor/ops.h"
 
@@ -21,18 +22,6 @@ void check_pair(const char* loss, const Tensor& p, const Tensor& t) {
 Tensor keras_mean(const Tensor& per_element) { return mean(mean(per_element, {-1})); }
 
 }  // namespace
-
-Tensor softmax(const Tensor& x, std::int64_t dim) {
-  // The max is a constant shift: detached so its (zero) gradient is not spread over ties.
-  const Tensor shifted = sub(x, max(x, {dim}, /*keepdim=*/true).detach());
-  const Tensor e = exp(shifted);
-  return div(e, sum(e, {dim}, /*keepdim=*/true));
-}
-
-Tensor log_softmax(const Tensor& x, std::int64_t dim) {
-  const Tensor shifted = sub(x, max(x, {dim}, /*keepdim=*/true).detach());
-  return sub(shifted, log(sum(exp(shifted), {dim}, /*keepdim=*/true)));
-}
 
 namespace losses {
 

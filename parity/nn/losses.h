@@ -10,16 +10,13 @@
 
 #include <functional>
 
+#include "parity/nn/activation.h"  // softmax, log_softmax, for code that found them here
 #include "parity/tensor/tensor.h"
 
 namespace parity::nn {
 
 // A loss function: (predictions, targets) -> 0-d loss. Any callable fits.
 using Loss = std::function<Tensor(const Tensor& predictions, const Tensor& targets)>;
-
-// softmax and log_softmax along `dim` (max-subtracted, so large logits are safe).
-Tensor softmax(const Tensor& x, std::int64_t dim = -1);
-Tensor log_softmax(const Tensor& x, std::int64_t dim = -1);
 
 namespace losses {
 

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "parity/autograd/grad_mode.h"
+#include "parity/nn/summary.h"
 #include "parity/tensor/error.h"
 
 namespace parity::nn {
@@ -17,15 +18,6 @@ bool same_options(const BuildOptions& a, const BuildOptions& b) {
 
 std::string label(const Module& m) {
   return m.name().empty() ? m.type_name() : m.name() + " (" + m.type_name() + ")";
-}
-
-std::string thousands(std::int64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
 }
 
 }  // namespace
@@ -230,30 +222,11 @@ void Module::summarize(std::vector<std::vector<std::string>>& rows) const {
 
 std::string Module::summary() const {
   PARITY_CHECK(built_, label(*this), ": summary() needs a built module (call build(input_shape))");
-  std::vector<std::vector<std::string>> rows;
+  SummaryRows rows;
   summarize(rows);
-  std::size_t w0 = 29, w1 = 26;
-  for (const auto& r : rows) {
-    w0 = std::max(w0, r[0].size() + 1);
-    w1 = std::max(w1, r[1].size() + 1);
-  }
-  const std::size_t width = w0 + w1 + 10;
-  auto cell = [](const std::string& s, std::size_t w) { return s + std::string(w > s.size() ? w - s.size() : 1, ' '); };
-  std::ostringstream out;
-  out << std::string(width, '_') << "\n"
-      << cell("Layer (type)", w0) << cell("Output Shape", w1) << "Param #\n"
-      << std::string(width, '=') << "\n";
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    out << cell(rows[i][0], w0) << cell(rows[i][1], w1) << rows[i][2] << "\n";
-    out << std::string(width, i + 1 == rows.size() ? '=' : '_') << "\n";
-  }
   std::int64_t trainable = 0;
   for (const Tensor& t : parameters()) trainable += t.requires_grad() ? t.numel() : 0;
-  out << "Total params: " << thousands(parameter_count()) << "\n"
-      << "Trainable params: " << thousands(trainable) << "\n"
-      << "Non-trainable params: " << thousands(parameter_count() - trainable) << "\n"
-      << std::string(width, '_') << "\n";
-  return out.str();
+  return format_summary(rows, parameter_count(), trainable);
 }
 
 std::ostream& operator<<(std::ostream& out, const Module& module) {

@@ -11,3 +11,4 @@
 #include "parity/nn/module.h"
 #include "parity/nn/pooling.h"
 #include "parity/nn/sequential.h"
+#include "parity/nn/summary.h"

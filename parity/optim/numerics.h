@@ -5,10 +5,11 @@
 // "is this PyTorch?"; they read knobs (how 1-beta is formed, how beta^t is
 // computed, which expression tree the update uses, which sites are fused
 // multiply-adds, flush-to-zero, ...) and the one update functor per optimizer
-// (parity/optim/update.h) follows them. The knobs are the checklist of
-// ../shared/reference/optim-numerics.md section 12, and their names follow the
-// knob dicts of tools/golden/numerics.py, the NumPy emulations the golden traces
-// were checked against, so a knob dict there maps one to one onto a struct here.
+// (parity/optim/update.h) follows them. The knobs are every float32 choice a
+// preset must pin down to be bit-exact (docs/NUMERICS.md, "The knobs"), and
+// their names follow the knob dicts of tools/golden/numerics.py, the NumPy
+// emulations the golden traces were checked against, so a knob dict there maps
+// one to one onto a struct here.
 //
 // Notation (docs/NUMERICS.md): ⊕ ⊖ ⊗ ⊘ are one float32 operation each (one
 // rounding); fma(a, b, c) = a*b + c rounded once; fl(x) rounds to float32;

@@ -1,6 +1,9 @@
-// The named presets (parity/optim/presets.h). Each knob cites the reference
-// (../shared/reference/optim-numerics.md, "ref") or the golden trace that
-// settled it; docs/NUMERICS.md has the formulas in full.
+// The named presets (parity/optim/presets.h). Each knob cites the upstream
+// source it follows (project, version, file) or the golden trace that settled
+// it (tests/data/golden/); docs/NUMERICS.md has the formulas in full. The "ref
+// sec. N" in the source strings name sections of the numerics notes the presets
+// were first written from, which are not part of this repository: the upstream
+// file and version named next to each is the citation to follow.
 #include "parity/optim/presets.h"
 
 #include <string>
@@ -44,7 +47,8 @@ AdadeltaElementwise adadelta_form(AdadeltaAcc acc, AdadeltaDelta delta,
 }
 
 // TensorFlow's CPU Adadelta: Eigen's rsqrt (estimate + one Newton step) on full
-// packets of 8 floats, 1/sqrt on the remaining tail; FTZ on (ref sec. 1.5, 4.2).
+// packets of 8 floats, 1/sqrt on the remaining tail; FTZ on (TensorFlow
+// tensorflow/core/kernels/training_ops.cc, ApplyAdadelta, built with Eigen).
 void tf_cpu_adadelta(AdadeltaNumerics& n, AdadeltaDelta delta) {
   n.body = adadelta_form(AdadeltaAcc::Ema, delta);
   n.body.ftz = true;
@@ -259,7 +263,7 @@ Preset make_tf_raw() {
   p.adam.counter = StepCounter::Int64;
   p.adam.alpha = AdamAlpha::LrSqrtDiv;
   p.adam.body = eps_hat(AdamM::Delta, AdamV::Delta);
-  p.adam.body.ftz = true;  // TF runs its CPU threads with FTZ/DAZ (ref sec. 1.5)
+  p.adam.body.ftz = true;  // TF runs its CPU threads with FTZ/DAZ (so says XLA's llvm_compiler.cc)
   p.adadelta.one_minus = OneMinus::Float;
   tf_cpu_adadelta(p.adadelta, AdadeltaDelta::RsqrtMul);
   p.sgd.body = sgd_form(SgdForm::Keras);

@@ -74,7 +74,7 @@ decltype(auto) dispatch_dtype(DType dtype, Fn&& fn) {
     case DType::UInt8: return fn.template operator()<std::uint8_t>();
     case DType::Bool: return fn.template operator()<bool>();
   }
-  PARITY_FAIL("dispatch_dtype: unknown dtype ", static_cast<int>(dtype));
+  PARITY_INTERNAL_FAIL("dispatch_dtype: unknown dtype ", static_cast<int>(dtype));
 }
 
 // The same for floating types only; other dtypes throw naming `op`.

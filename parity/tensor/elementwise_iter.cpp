@@ -22,8 +22,8 @@ bool ElementwiseIter::needs_64bit_indexing() const {
 
 ElementwiseIter ElementwiseIter::make(const Tensor& out, std::initializer_list<const Tensor*> inputs) {
   ElementwiseIter it;
-  PARITY_CHECK(inputs.size() + 1 <= static_cast<std::size_t>(kMaxOperands),
-               "ElementwiseIter: too many operands (", inputs.size() + 1, ")");
+  PARITY_INTERNAL_ASSERT(inputs.size() + 1 <= static_cast<std::size_t>(kMaxOperands),
+                         "ElementwiseIter: too many operands (", inputs.size() + 1, ")");
   const int ndim = out.dim();
   it.num_operands = static_cast<int>(inputs.size()) + 1;
   it.numel = out.numel();
@@ -38,12 +38,12 @@ ElementwiseIter ElementwiseIter::make(const Tensor& out, std::initializer_list<c
     it.data[k] = static_cast<char*>(t.data_ptr());
     it.dtypes[k] = t.dtype();
     const int lead = ndim - t.dim();
-    PARITY_CHECK(lead >= 0, "ElementwiseIter: operand of shape ", to_string(t.shape()),
-                 " has more dims than the output ", to_string(out.shape()));
+    PARITY_INTERNAL_ASSERT(lead >= 0, "ElementwiseIter: operand of shape ", to_string(t.shape()),
+                           " has more dims than the output ", to_string(out.shape()));
     for (int d = 0; d < t.dim(); ++d) {
       const std::int64_t size = t.shape()[d];
-      PARITY_CHECK(size == out.shape()[d + lead] || size == 1, "ElementwiseIter: operand of shape ",
-                   to_string(t.shape()), " does not broadcast to ", to_string(out.shape()));
+      PARITY_INTERNAL_ASSERT(size == out.shape()[d + lead] || size == 1, "ElementwiseIter: operand of shape ",
+                             to_string(t.shape()), " does not broadcast to ", to_string(out.shape()));
       full[k][d + lead] = size == 1 ? 0 : t.strides()[d];
     }
   }

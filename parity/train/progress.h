@@ -16,7 +16,7 @@
 // what the previous line left), at most every 0.05 s, as Keras does. Anywhere
 // else (a log file, a pipe, a string stream) each update would be a new line, so
 // at most one line per tenth of the epoch is printed, plus the final line
-// (Keras issues #13716, #12860).
+// (keras-team/keras#13716, keras-team/keras#12860).
 //
 // The time source is a Clock (seconds from any origin), injectable so tests
 // can check the output exactly.

@@ -206,7 +206,7 @@ def manifest_entry(res):
     if common.is_cpu_dependent(preset, res["optimizer"]):
         e["cpu_set"] = common.cpu_set()
     if preset.endswith("_raced"):
-        # Not a preset: the race's outcome differs run to run (issue 11 searches it).
+        # Not a preset: the race's outcome differs run to run (parity/train/race.h searches it).
         e["replay"] = False
     for key in ("reason", "framework", "call", "state_names", "emulation_knobs", "counter_note",
                 "aux", "reproducible", "run_to_run_max_ulp"):

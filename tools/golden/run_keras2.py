@@ -6,7 +6,7 @@ One step is one call of a K.function over the optimizer's update list, as
 Model.fit makes it.  On Theano that function evaluates every update from the
 pre-update values (t = old iterations + 1).  On TensorFlow one session.run
 executes the step's ops unordered: Adam's read of `iterations` (for t and for
-`decay`) may come before or after its increment (keras#6694; issue 11).  The
+`decay`) may come before or after its increment (keras-team/keras#6694).  The
 race-free form (preset keras2_tensorflow) runs Keras' own increment as a separate
 call after each step, which is Theano's order; the raced form (preset
 keras2_tensorflow_raced, diagnostic) runs Keras' update list as it is.

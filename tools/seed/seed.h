@@ -1,4 +1,4 @@
-// The seed issue's experiment (../shared/seed/keras-issue.txt), shared by the
+// The seed issue's experiment (keras-team/keras#6694; docs/SEED.md), shared by the
 // example (examples/seed.cpp), its tests (tests/test_seed.cpp) and the
 // benchmark of one training step (bench/bench_seed.cpp): the model, data drawn
 // like the seed's, the two Keras 2 backends' configurations, and a lockstep

@@ -1,7 +1,7 @@
 """Raced runs of the seed's script on the real Keras 2.0.4 + TensorFlow (graph mode):
 the session as Keras makes it (TF's default thread pools), so one training step's ops
 run unordered and a variable's read may follow its update in the same step
-(keras#6694, issue 11).  Same weights and data as seed_run.py (run that first: it
+(keras-team/keras#6694; parity/train/race.h).  Same weights and data as seed_run.py (run that first: it
 writes tests/data/seed_keras2/weight.h5, x.npy, y.npy).
 
     KERAS_BACKEND=tensorflow .venv-tf/bin/python seed_raced.py [runs]

@@ -17,7 +17,7 @@ Theano side converts back), <backend>_<opt>_pred.npy (predict(x[0:2]) after the
 epoch), and run.json (versions, CPU, whether two runs agree bit for bit).
 
 On TensorFlow the session has one intra- and one inter-op thread: two runs then
-agree (issue 11); Adam's read of `iterations` may still race its increment."""
+agree; Adam's read of `iterations` may still race its increment."""
 import json
 import os
 import platform
