@@ -1,4 +1,4 @@
-// The seed issue, explained end to end (../shared/seed/keras-issue.txt).
+// The seed issue, explained end to end (keras-team/keras#6694; docs/SEED.md).
 //
 // In 2017 a Keras user trained one small conv/dense model from the same saved
 // weights on Theano and on TensorFlow with Adam, and got completely different

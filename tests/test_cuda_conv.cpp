@@ -21,7 +21,7 @@
 //   Note [Max-pool ties]) and mostly negative near the borders, so padding that
 //   won a max would show.
 // - determinism: the same call twice gives the same bits (forward and both
-//   gradients), as DESIGN.md promises by default.
+//   gradients), as docs/ARCHITECTURE.md (principle 3) promises by default.
 // - MathMode: on a long reduction (m = 3136) strict FP32 agrees with float64
 //   to < 1e-5 (relative to the largest output) and TF32 differs by > 5e-5 and
 //   < 1e-2 (TF32 keeps 10 mantissa bits: ~1e-3).

@@ -1,5 +1,5 @@
 // Bad input throws parity::Error whose message names the op and the offending
-// shapes, dtypes, dims or values (DESIGN.md, principle 5): shape, dtype and
+// shapes, dtypes, dims or values (docs/ARCHITECTURE.md, principle 5): shape, dtype and
 // device mismatches, bad dims, impossible views, too many dims, wrong dtypes
 // for an op, bad arguments, undefined tensors, and asking for a CUDA device
 // where there is none.

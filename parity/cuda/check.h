@@ -3,7 +3,7 @@
 // Every CUDA runtime and cuBLAS call in Parity goes through one of these, and
 // every kernel launch is followed by PARITY_CUDA_LAUNCH_CHECK(): a failure
 // throws parity::Error naming the call, the CUDA error, the file and the line
-// (DESIGN.md, principle 5; ggml's CUDA_CHECK, tiny-cuda-nn's CUDA_CHECK_THROW).
+// (docs/ARCHITECTURE.md, principle 5; ggml's CUDA_CHECK, tiny-cuda-nn's CUDA_CHECK_THROW).
 // An allocation failure throws parity::OutOfMemoryError. Destructors and other
 // noexcept paths use PARITY_CUDA_CHECK_NOTHROW, which reports and continues.
 #pragma once

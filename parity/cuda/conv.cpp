@@ -26,7 +26,7 @@
 // the input computes the gradient of the padded input and copies out its
 // interior; the weight gradient reads the padded input.
 //
-// Algorithms (DESIGN.md, principle 3: deterministic by default). With
+// Algorithms (docs/ARCHITECTURE.md, principle 3: deterministic by default). With
 // args.deterministic, cuDNN's heuristics (cudnnGet*Algorithm_v7: no timing, so
 // the same answer in every run and process on a given GPU and cuDNN) rank the
 // algorithms; the first one reported CUDNN_DETERMINISTIC (and not one of those

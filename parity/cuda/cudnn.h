@@ -3,7 +3,7 @@
 //
 // - PARITY_CUDNN_CHECK(call) throws CudnnError (a parity::Error) naming the
 //   call, cuDNN's status string and code, cuDNN's own last message when it has
-//   one, the file and the line (DESIGN.md, principle 5).
+//   one, the file and the line (docs/ARCHITECTURE.md, principle 5).
 // - CudnnHandle: one cuDNN handle per (device, stream), created on first use
 //   with the device current and bound to that stream once with cudnnSetStream
 //   (a cuDNN handle is not safe to use from two threads at once, so each

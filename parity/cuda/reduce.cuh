@@ -1,6 +1,6 @@
 // CUDA reductions over a dense [outer, reduce, inner] block (parity/tensor/backend.h),
 // in a fixed order: the same input gives the same bits on every run, whatever
-// the GPU model, the grid or the stream (DESIGN.md principle 3; llm.c's
+// the GPU model, the grid or the stream (docs/ARCHITECTURE.md, principle 3; llm.c's
 // global_sum_deterministic).
 //
 // Note [CUDA summation order]. The order depends only on the shape, never on

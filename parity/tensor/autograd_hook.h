@@ -1,6 +1,6 @@
 // The seam between the tensor layer and autograd (Note [Autograd hook]).
 //
-// The tensor layer must not include autograd/ (DESIGN.md, layers), yet every
+// The tensor layer must not include autograd/ (docs/ARCHITECTURE.md, "Layers"), yet every
 // public op (parity/tensor/ops.h) and every Tensor view/copy method must record itself
 // on the tape when one of its inputs requires grad. So the tensor layer calls
 // through this small table of function pointers, which the autograd layer

@@ -1,5 +1,5 @@
 // The process-wide numerics context: the few settings that change what a
-// backend computes, in one place (DESIGN.md, "one context"; PyTorch's
+// backend computes, in one place (docs/ARCHITECTURE.md; PyTorch's
 // aten/src/ATen/Context.h).
 //
 // - MathMode: StrictFP32 (the default) computes float32 matrix products and

@@ -2,7 +2,7 @@
 //
 // Every failure a user can cause (bad shapes, dtypes, devices, arguments) throws
 // parity::Error with a message that names the op, what it got and what it
-// expected (DESIGN.md, principle 5). A broken internal invariant (a bug in
+// expected (docs/ARCHITECTURE.md, principle 5). A broken internal invariant (a bug in
 // Parity itself) throws parity::InternalError instead, through
 // PARITY_INTERNAL_ASSERT: a library never aborts the process, and the message
 // tells the user the fault is not theirs.

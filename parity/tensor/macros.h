@@ -3,7 +3,7 @@
 // Every header whose functions run on both the CPU and the GPU marks them
 // PARITY_HOST_DEVICE, so the same source compiles with g++ (host only) and with
 // nvcc (host and device). This is what lets the math of an op live once
-// (DESIGN.md, principle 1).
+// (docs/ARCHITECTURE.md, principle 1).
 #pragma once
 
 #if defined(__CUDACC__)
