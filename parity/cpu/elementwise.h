@@ -77,8 +77,8 @@ void dense_with_scalars_loop(const ElementwiseIter& it, const F& f, std::index_s
 }
 
 // The pattern of a one-dim iteration with a dense output whose inputs are each
-// dense or a broadcast value (where(mask, g, 0) in ReLU's backward, an op with a
-// 0-dim tensor): bit k set for a broadcast input k; -1 for anything else.
+// dense or a broadcast value (where(mask, g, 0), an op with a 0-dim tensor or an
+// expanded scalar): bit k set for a broadcast input k; -1 for anything else.
 inline int broadcast_pattern(const ElementwiseIter& it, int inputs) {
   if (it.ndim != 1 || it.strides[0][0] != 1) return -1;
   int pattern = 0;
