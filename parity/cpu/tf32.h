@@ -13,7 +13,7 @@
 // a hypothesis until a GPU's own TF32 results confirm it: the rounding of
 // cuBLAS/cuDNN kernels (cvt.rna, round to nearest with ties away, is assumed)
 // and the accumulation inside an MMA are not documented.
-// tests/test_cuda_runtime.cpp compares the two where a GPU is present.
+// tests/test_tf32.cpp (Tf32Gpu) compares the two where a GPU is present.
 #pragma once
 
 #include <algorithm>
