@@ -18,7 +18,7 @@
 // form, no FMA), keras2_tensorflow (the same with flush-to-zero on every op),
 // tf_raw (TF kernels, running beta powers), optax (XLA-contracted Optax form).
 // Default sizes: 1M, 10M and 100M parameters (100M Adam holds 4 x 400 MB).
-// bench/optim_compare.py runs this next to PyTorch 1.13's Adam in one go.
+// TORCH=1 SUITES=optim scripts/bench runs this next to PyTorch 1.13's optimizers in one go.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 

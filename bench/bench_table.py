@@ -91,6 +91,77 @@ def cpu_model():
     return platform.processor() or "unknown CPU"
 
 
+def row_name(key):
+    """A run's name without Google Benchmark's suffixes: the key of torch_compare.py's rows."""
+    if key[1]:
+        return f"{key[0]}/{key[1]}/{key[2]}/{key[3]}"
+    parts = [p for p in key[0].split("/") if p not in ("real_time", "manual_time")
+             and not p.startswith(("min_time:", "repeats:", "iterations:"))]
+    return "/".join(parts)
+
+
+# The sections of the side-by-side table: (title, name prefixes).
+COMPARE_SECTIONS = [
+    ("matmul (FLOP/s: 2n^3)", ("matmul/",)),
+    ("the seed's conv layers, batch 8 (bench_conv)", ("conv2d_",)),
+    ("4x4 max-pool of layer 2's output, batch 8", ("max_pool2d_",)),
+    ("optimizer step, float32 (bytes: the minimum traffic of a step)", ("optim_",)),
+    ("autograd: record and backward (PyTorch's time includes the Python calls)", ("train_step/", "record_")),
+    ("the seed's training step, batch 64 (bench_seed)", ("seed_train_step/",)),
+]
+
+
+def fmt_time(s):
+    if s is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s * 1e9:.3g} ns"
+
+
+def compare_rows(runs, trows, st):
+    """Parity and PyTorch side by side on every row both timed, with the share of
+    the machine's limit each reaches: FLOP rows against the fastest sgemm of the
+    run (the BLAS called directly), byte rows against STREAM copy."""
+    by_name = {row_name(k): r for k, r in runs.items() if k[2] in ("", "cpu") or k[2].startswith("cpu")}
+    gemm = [st.rate(r, "FLOP/s") for k, r in runs.items() if k[0].endswith("_gemm") and k[1] == "f32"
+            and k[2] == "cpu"] + [st.rate(r, "FLOP/s") for k, r in runs.items() if "gemm_seed" in k[0]]
+    peak = max((g for g in gemm if g), default=None)  # GFLOP/s
+    copy = next((st.rate(r, "bytes_per_second") for k, r in runs.items()
+                 if k[0] == "stream_copy" and k[2] == "cpu"), None)  # GB/s
+    limits = []
+    if peak:
+        limits.append(f"sgemm {peak:.0f} GFLOP/s")
+    if copy:
+        limits.append(f"STREAM copy {copy:.1f} GB/s")
+    print(f"\n[cpu] Parity and PyTorch side by side (same run, same threads). P/T time: Parity's time over "
+          f"PyTorch's (below 1: Parity faster). %limit, torch%: the share of the machine's limit each reaches "
+          f"({', '.join(limits) or 'not measured in this run'}; STREAM copy is from DRAM, so a working set "
+          f"held in cache can pass 100%)")
+    field = "best_seconds" if st.best else "seconds"
+    for title, prefixes in COMPARE_SECTIONS:
+        names = [n for n in trows if n.startswith(prefixes) and n in by_name]
+        if not names:
+            continue
+        print(f"\n  {title}")
+        print(f"  {'row':<44}{'Parity':>11}{'PyTorch':>11}{'P/T time':>10}{'rate':>10}{'%limit':>8}{'torch%':>8}")
+        for n in names:
+            run = by_name[n]
+            p, t = st.seconds(run), trows[n].get(field)
+            entry = st.entry(run, "min") or {}
+            rate, limit, unit = None, None, ""
+            if "FLOP/s" in entry and p:
+                rate, limit, unit = st.rate(run, "FLOP/s"), peak, "G"
+            elif "bytes_per_second" in entry and p:
+                rate, limit, unit = st.rate(run, "bytes_per_second"), copy, "GB/s"
+            pct = f"{100 * rate / limit:.0f}%" if rate and limit else "-"
+            tpct = f"{100 * rate * p / t / limit:.0f}%" if rate and limit and t else "-"
+            ratio = f"{p / t:.2f}x" if p and t else "-"
+            print(f"  {n:<44}{fmt_time(p):>11}{fmt_time(t):>11}{ratio:>10}"
+                  f"{(fmt(rate) + unit) if rate else '-':>10}{pct:>8}{tpct:>8}")
+
+
 def fmt(x, digits=1):
     return "-" if x is None else f"{x:.{digits}f}"
 
@@ -209,13 +280,18 @@ def main():
                     line += f"{fmt(t * 1e6 if t else None, 2):>16}"
                 print(line)
 
+    if torch and torch.get("rows"):
+        compare_rows(runs, torch["rows"], st)
+
     if torch:
         print(f"\ntorch: {torch.get('version', '?')} ({torch.get('threads', '?')} threads), run right after "
               "Parity's suite by the same scripts/bench call; its small-op times include the Python call")
 
+    compared = set((torch or {}).get("rows", {}))
+
     def known(k):
-        return k[2] and (k[0] in STREAM_REF or k[0].startswith("matmul") or k[0].endswith("_gemm")
-                         or k[0].startswith("stream_") or k[0].startswith("small_"))
+        return (k[2] and (k[0] in STREAM_REF or k[0].startswith("matmul") or k[0].endswith("_gemm")
+                          or k[0].startswith("stream_") or k[0].startswith("small_"))) or row_name(k) in compared
 
     others = sorted((k for k in runs if not known(k)), key=str)
     if others:

@@ -73,14 +73,22 @@ struct Plan {
   Descs user;  // the user's layouts of the same operands
 };
 
+// Whether the activations stay in the user's layout for this direction (else
+// oneDNN picks its blocked layout and they are reordered): Note [oneDNN convolution].
+bool keeps_user_activations(Direction dir, const Conv2dArgs& a) {
+  return a.win.layout == Layout::NHWC && dir != Direction::BackwardInput;
+}
+
 Plan make_plan(Direction dir, const Conv2dArgs& a) {
   const Descs d = descs_of(a);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  const bool user = keeps_user_activations(dir, a);
+  const memory::desc src = user ? d.user_src : any(d.src), dst = user ? d.user_dst : any(d.dst);
   // The forward primitive, and the hint both backward ones need.
   const dnnl::convolution_forward::desc fwd_desc(dnnl::prop_kind::forward_training,
-                                                 dnnl::algorithm::convolution_direct, any(d.src), any(d.weights),
-                                                 any(d.dst), d.strides, d.dilates, d.pad_l, d.pad_r);
+                                                 dnnl::algorithm::convolution_direct, src, any(d.weights),
+                                                 dst, d.strides, d.dilates, d.pad_l, d.pad_r);
   const dnnl::convolution_forward::primitive_desc fwd(fwd_desc, attr, engine());
   if (dir == Direction::Forward) {
     return {dnnl::convolution_forward(fwd), fwd.src_desc(), fwd.weights_desc(), fwd.dst_desc(),
@@ -94,9 +102,8 @@ Plan make_plan(Direction dir, const Conv2dArgs& a) {
     return {dnnl::convolution_backward_data(pd), pd.diff_src_desc(), pd.weights_desc(), pd.diff_dst_desc(),
             pd.scratchpad_desc(), pd.impl_info_str(), d};
   }
-  const dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, any(d.src),
-                                                      any(d.weights), any(d.dst), d.strides, d.dilates, d.pad_l,
-                                                      d.pad_r);
+  const dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, src, any(d.weights),
+                                                      dst, d.strides, d.dilates, d.pad_l, d.pad_r);
   const dnnl::convolution_backward_weights::primitive_desc pd(desc, attr, engine(), fwd);
   return {dnnl::convolution_backward_weights(pd), pd.src_desc(), pd.diff_weights_desc(), pd.diff_dst_desc(),
           pd.scratchpad_desc(), pd.impl_info_str(), d};

@@ -11,8 +11,15 @@
 //   fixed-order float64 sum of parity/cpu/conv.cpp. oneDNN computes the three sums.
 // - oneDNN computes cross-correlation; ConvMode::Convolution runs on a
 //   spatially flipped copy of the kernel (and flips the weight gradient back).
-// - Activations and weights go to oneDNN in the layout its kernel chooses
-//   (format_tag::any), reordered from and to the user's where they differ.
+// - Layouts: with NHWC activations, the forward and the weight gradient run
+//   oneDNN's kernels for NHWC itself (the layout PyTorch's channels_last asks
+//   for), and the input gradient runs on oneDNN's blocked layout (format_tag::any),
+//   reordered from and to NHWC. Measured on the seed's second layer (Intel Xeon
+//   model 207, 2 threads, bench_conv): the weight gradient 1.6x faster in NHWC
+//   at batch 8 and 1.1x at batch 64 than blocked plus reorders, the forward 1.1x;
+//   the input gradient's blocked kernel 1.5x faster than its NHWC one at
+//   batch 64 (23 ms against 35 ms), though slower at batch 8. Weights, and
+//   NCHW activations, go in the layout oneDNN chooses, reordered where they differ.
 // - Primitives are cached per (direction, shape, layouts); creating one costs
 //   more than running a small one.
 // - Determinism: oneDNN's jit kernels split work by a rule of the shape and the
