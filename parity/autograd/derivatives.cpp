@@ -1,11 +1,15 @@
 // The backward rules of every differentiable op of the tensor layer, in one
 // place (like PyTorch's derivatives.yaml or tinygrad's gradient table).
 //
-// For each op kind reported through parity/tensor/autograd_hook.h this file says two
-// things, next to each other: what the node saves when the op is recorded
-// (only what the formula reads, and only for inputs that need a gradient), and
-// the formula. Formulas are written with the public tensor ops, so they run on
-// every backend; they run with grad mode off, so they record nothing.
+// One Rule per op (each UnaryOp, BinaryOp, scalar form, ReduceOp and the other
+// kinds of parity/tensor/autograd_hook.h) holds two facts side by side: what its
+// formula reads (so that exactly that is saved when the op is recorded, and
+// only for the inputs whose gradient is needed) and the formula. In-place ops
+// ask the same table whether the backward reads the old value
+// (backward_reads_input). Formulas are written with the public tensor ops, so
+// they run on every backend; they run with grad mode off, so they record nothing.
+// Static checks below make a new UnaryOp or differentiable BinaryOp without a
+// rule a compile error.
 //
 // Note [Gradients at ties and kinks] (what the formulas pick where the
 // derivative is not defined; gradcheck tests stay away from these points):
@@ -19,6 +23,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <variant>
 
 #include "parity/autograd/node.h"
 #include "parity/tensor/conv.h"
@@ -64,307 +69,278 @@ Shape kept_shape(const Shape& in, const std::vector<std::int64_t>& dims) {
 // Where mask holds, g; elsewhere 0.
 Tensor masked(const Tensor& mask, const Tensor& g) { return where(mask, g, zero_like_scalar(g)); }
 
-enum class Needs : std::uint8_t { Nothing, Input, Output };
+enum class Reads : std::uint8_t {
+  Never,
+  Always,
+  ForGrad0,  // only when input 0's gradient is needed
+  ForGrad1,  // only when input 1's gradient is needed
+};
 
-constexpr Needs unary_needs(UnaryOp op) {
-  switch (op) {
-    case UnaryOp::Neg:
-    case UnaryOp::Sign:
-      return Needs::Nothing;
-    case UnaryOp::Abs:
-    case UnaryOp::Log:
-    case UnaryOp::Square:
-      return Needs::Input;
-    default:
-      return Needs::Output;  // exp, sqrt, rsqrt, reciprocal, relu, sigmoid, tanh
-  }
-}
+// What a formula reads besides the incoming gradient.
+struct Saves {
+  Reads input0 = Reads::Never, input1 = Reads::Never, output = Reads::Never;
+};
+
+class OpNode;
+using Grads = std::vector<Tensor>;
+using Formula = Grads (*)(const OpNode& node, const Tensor& g);
+
+struct Rule {
+  Saves saves;
+  Formula formula = nullptr;  // null: the op is not differentiable
+};
 
 // ---- the node ----
 
 class OpNode final : public Node {
  public:
   std::string name() const override { return op_name; }
-  std::vector<Tensor> apply(std::vector<Tensor>& grads) override;
+  std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
+    PARITY_INTERNAL_ASSERT(rule.formula != nullptr, "backward: no rule for ", op_name);
+    return rule.formula(*this, grads[0]);
+  }
   void release_saved() override {
-    for (SavedTensor& s : saved) s.reset();
+    for (SavedTensor& s : saved_inputs) s.reset();
+    saved_output.reset();
+  }
+
+  // What the formulas read.
+  Tensor in(int i) const { return saved_inputs[i].unpack(op_name); }
+  Tensor out() const { return saved_output.unpack(op_name); }
+  const Shape& in_shape(int i) const { return input_meta_[i].shape; }
+  const InputMeta& in_meta(int i) const { return input_meta_[i]; }
+  bool need(int i) const { return needs_input_grad(static_cast<std::size_t>(i)); }
+  template <typename A>
+  const A& attr() const {
+    return std::get<A>(attrs);
   }
 
   OpKind kind = OpKind::Unary;
   const char* op_name = "";
-  UnaryOp unary = UnaryOp::Neg;
-  BinaryOp binary = BinaryOp::Add;
-  ReduceOp reduce = ReduceOp::Sum;
-  Scalar s0, s1;
-  bool scalar_first = false;
-  std::vector<std::int64_t> dims;  // reduce: the reduced dims (normalized); permute: the order
-  std::int64_t dim = 0, dim1 = 0, start = 0, end = 0, step = 1;
-  Conv2dOptions conv;  // conv2d
-  Pool2dOptions pool;  // pooling
-  PoolKind pool_kind = PoolKind::Max;
-  // saved[0], saved[1]: the inputs (as needed), saved[2]: the output.
-  SavedTensor saved[3];
-
- private:
-  Tensor in(int i) const { return saved[i].unpack(op_name); }
-  Tensor out() const { return saved[2].unpack(op_name); }
-  const Shape& in_shape(int i) const { return input_meta_[i].shape; }
-
-  std::vector<Tensor> unary_backward(const Tensor& g) const;
-  std::vector<Tensor> binary_backward(const Tensor& g) const;
-  std::vector<Tensor> scalar_backward(const Tensor& g) const;
-  std::vector<Tensor> reduce_backward(const Tensor& g) const;
-  std::vector<Tensor> matmul_backward(const Tensor& g) const;
+  autograd_hook::OpAttrs attrs;  // the kind's attributes; Reduce's dims and Permute's order normalized
+  Rule rule;
+  SavedTensor saved_inputs[2];  // inputs 0 and 1, where the rule reads them
+  SavedTensor saved_output;
 };
 
-// ---- what each op saves ----
+Tensor zeros_like_grad(const Tensor& g) { return zeros(g.shape(), {.dtype = g.dtype(), .device = g.device()}); }
 
-void save_for_backward(OpNode& node, const OpRecord& op, const Tensor& output) {
-  auto save_in = [&](int i) { node.saved[i] = SavedTensor(*op.inputs[i], SavedTensor::Role::Input, i); };
-  auto save_out = [&] { node.saved[2] = SavedTensor(output, SavedTensor::Role::Output, 0); };
-  const bool need0 = node.needs_input_grad(0), need1 = node.needs_input_grad(1);
-  switch (op.kind) {
-    case OpKind::Unary:
-      if (unary_needs(op.unary) == Needs::Input) save_in(0);
-      if (unary_needs(op.unary) == Needs::Output) save_out();
-      break;
-    case OpKind::Binary:
-      switch (op.binary) {
-        case BinaryOp::Add:
-        case BinaryOp::Sub:
-          break;
-        case BinaryOp::Mul:  // da = g*b, db = g*a
-          if (need0) save_in(1);
-          if (need1) save_in(0);
-          break;
-        case BinaryOp::Div:  // da = g/b, db = -g*a/b^2
-          save_in(1);
-          if (need1) save_in(0);
-          break;
-        case BinaryOp::Pow:  // da = g*b*a^(b-1), db = g*out*log(a)
-          save_in(0);
-          save_in(1);
-          if (need1) save_out();
-          break;
-        default:  // maximum, minimum: masks from both
-          save_in(0);
-          save_in(1);
-          break;
-      }
-      break;
-    case OpKind::BinaryScalar:
-      switch (op.binary) {
-        case BinaryOp::Div:
-          if (op.scalar_first) save_in(0);  // d(s/x) = -g*s/x^2
-          break;
-        case BinaryOp::Pow:
-          if (op.scalar_first)
-            save_out();  // d(s^x) = g*out*log(s)
-          else
-            save_in(0);  // d(x^s) = g*s*x^(s-1)
-          break;
-        case BinaryOp::Maximum:
-        case BinaryOp::Minimum:
-          save_in(0);
-          break;
-        default:
-          break;  // add, sub, mul
-      }
-      break;
-    case OpKind::Where:
-      save_in(0);
-      break;  // the condition
-    case OpKind::Clamp:
-      save_in(0);
-      break;  // the mask lo <= x <= hi
-    case OpKind::Reduce:
-      if (op.reduce == ReduceOp::Max || op.reduce == ReduceOp::Min) {
-        save_in(0);
-        save_out();
-      }
-      break;
-    case OpKind::Matmul:
-      if (need0) save_in(1);
-      if (need1) save_in(0);
-      break;
-    case OpKind::Conv2d:  // dx reads the weight, dweight reads x, dbias neither
-      if (need0) save_in(1);
-      if (need1) save_in(0);
-      break;
-    case OpKind::Pool2d:  // max pooling finds each window's winner again from x and y
-      if (op.pool_kind == PoolKind::Max) {
-        save_in(0);
-        save_out();
-      }
-      break;
-    default:
-      break;  // views, copies, casts: shapes and attributes only
-  }
-}
+// ---- the rules ----
+// Each case: {what the formula reads}, [](node, g) { the formula }.
 
-// ---- the formulas ----
-
-std::vector<Tensor> OpNode::unary_backward(const Tensor& g) const {
-  switch (unary) {
+constexpr Rule unary_rule(UnaryOp op) {
+  using N = const OpNode&;
+  using T = const Tensor&;
+  switch (op) {
     case UnaryOp::Neg:
-      return {neg(g)};
+      return {{}, [](N, T g) -> Grads { return {neg(g)}; }};
     case UnaryOp::Abs:
-      return {mul(g, sign(in(0)))};
+      return {{.input0 = Reads::Always}, [](N n, T g) -> Grads { return {mul(g, sign(n.in(0)))}; }};
     case UnaryOp::Sign:
-      return {zeros(g.shape(), {.dtype = g.dtype(), .device = g.device()})};
+      return {{}, [](N, T g) -> Grads { return {zeros_like_grad(g)}; }};
     case UnaryOp::Exp:
-      return {mul(g, out())};
+      return {{.output = Reads::Always}, [](N n, T g) -> Grads { return {mul(g, n.out())}; }};
     case UnaryOp::Log:
-      return {div(g, in(0))};
+      return {{.input0 = Reads::Always}, [](N n, T g) -> Grads { return {div(g, n.in(0))}; }};
     case UnaryOp::Sqrt:
-      return {div(g, mul(out(), 2))};
-    case UnaryOp::Rsqrt: {
-      const Tensor y = out();
-      return {mul(mul(g, mul(square(y), y)), -0.5)};
-    }
+      return {{.output = Reads::Always}, [](N n, T g) -> Grads { return {div(g, mul(n.out(), 2))}; }};
+    case UnaryOp::Rsqrt:
+      return {{.output = Reads::Always}, [](N n, T g) -> Grads {
+                const Tensor y = n.out();
+                return {mul(mul(g, mul(square(y), y)), -0.5)};
+              }};
     case UnaryOp::Square:
-      return {mul(g, mul(in(0), 2))};
+      return {{.input0 = Reads::Always}, [](N n, T g) -> Grads { return {mul(g, mul(n.in(0), 2))}; }};
     case UnaryOp::Reciprocal:
-      return {neg(mul(g, square(out())))};
+      return {{.output = Reads::Always}, [](N n, T g) -> Grads { return {neg(mul(g, square(n.out())))}; }};
     case UnaryOp::Relu:
-      return {relu_backward(g, out())};
-    case UnaryOp::Sigmoid: {
-      const Tensor y = out();
-      return {mul(g, mul(y, sub(1, y)))};
-    }
+      return {{.output = Reads::Always}, [](N n, T g) -> Grads { return {relu_backward(g, n.out())}; }};
+    case UnaryOp::Sigmoid:
+      return {{.output = Reads::Always}, [](N n, T g) -> Grads {
+                const Tensor y = n.out();
+                return {mul(g, mul(y, sub(1, y)))};
+              }};
     case UnaryOp::Tanh:
-      return {mul(g, sub(1, square(out())))};
+      return {{.output = Reads::Always}, [](N n, T g) -> Grads { return {mul(g, sub(1, square(n.out())))}; }};
     case UnaryOp::kCount:
       break;
   }
-  PARITY_INTERNAL_FAIL("backward: no rule for unary op #", static_cast<int>(unary));
+  return {};
 }
 
-std::vector<Tensor> OpNode::binary_backward(const Tensor& g) const {
-  const bool need0 = needs_input_grad(0), need1 = needs_input_grad(1);
-  Tensor ga, gb;
-  switch (binary) {
+// ga and gb summed back to the inputs' shapes (they were broadcast).
+Grads binary_grads(const OpNode& n, Tensor ga, Tensor gb) {
+  return {ga.defined() ? sum_to(ga, n.in_shape(0)) : ga, gb.defined() ? sum_to(gb, n.in_shape(1)) : gb};
+}
+
+template <bool kMax>
+Grads extreme_binary(const OpNode& n, const Tensor& g) {
+  const Tensor a = n.in(0), b = n.in(1);
+  const Tensor tie = eq(a, b), half = mul(g, 0.5);
+  const Tensor a_wins = kMax ? gt(a, b) : lt(a, b), b_wins = kMax ? gt(b, a) : lt(b, a);
+  return binary_grads(n, n.need(0) ? where(a_wins, g, masked(tie, half)) : Tensor(),
+                      n.need(1) ? where(b_wins, g, masked(tie, half)) : Tensor());
+}
+
+constexpr Rule binary_rule(BinaryOp op) {
+  using N = const OpNode&;
+  using T = const Tensor&;
+  switch (op) {
     case BinaryOp::Add:
-      if (need0) ga = g;
-      if (need1) gb = g;
-      break;
+      return {{}, [](N n, T g) { return binary_grads(n, n.need(0) ? g : Tensor(), n.need(1) ? g : Tensor()); }};
     case BinaryOp::Sub:
-      if (need0) ga = g;
-      if (need1) gb = neg(g);
-      break;
-    case BinaryOp::Mul:
-      if (need0) ga = mul(g, in(1));
-      if (need1) gb = mul(g, in(0));
-      break;
-    case BinaryOp::Div: {
-      const Tensor b = in(1);
-      if (need0) ga = div(g, b);
-      if (need1) gb = neg(div(mul(g, in(0)), square(b)));
-      break;
-    }
-    case BinaryOp::Pow: {
-      const Tensor a = in(0), b = in(1);
-      const Tensor zero = zero_like_scalar(g);
-      if (need0) ga = where(eq(b, 0), zero, mul(mul(g, b), pow(a, sub(b, 1))));
-      if (need1) {
-        const Tensor d = mul(g, mul(out(), log(a)));
-        gb = where(eq(a, 0), where(ge(b, 0), zero, d), d);
-      }
-      break;
-    }
+      return {{}, [](N n, T g) { return binary_grads(n, n.need(0) ? g : Tensor(), n.need(1) ? neg(g) : Tensor()); }};
+    case BinaryOp::Mul:  // da = g*b, db = g*a
+      return {{.input0 = Reads::ForGrad1, .input1 = Reads::ForGrad0}, [](N n, T g) {
+                return binary_grads(n, n.need(0) ? mul(g, n.in(1)) : Tensor(), n.need(1) ? mul(g, n.in(0)) : Tensor());
+              }};
+    case BinaryOp::Div:  // da = g/b, db = -g*a/b^2
+      return {{.input0 = Reads::ForGrad1, .input1 = Reads::Always}, [](N n, T g) {
+                const Tensor b = n.in(1);
+                return binary_grads(n, n.need(0) ? div(g, b) : Tensor(),
+                                    n.need(1) ? neg(div(mul(g, n.in(0)), square(b))) : Tensor());
+              }};
+    case BinaryOp::Pow:  // da = g*b*a^(b-1), db = g*out*log(a); Note [Gradients at ties and kinks]
+      return {{.input0 = Reads::Always, .input1 = Reads::Always, .output = Reads::ForGrad1}, [](N n, T g) {
+                const Tensor a = n.in(0), b = n.in(1), zero = zero_like_scalar(g);
+                Tensor ga, gb;
+                if (n.need(0)) ga = where(eq(b, 0), zero, mul(mul(g, b), pow(a, sub(b, 1))));
+                if (n.need(1)) {
+                  const Tensor d = mul(g, mul(n.out(), log(a)));
+                  gb = where(eq(a, 0), where(ge(b, 0), zero, d), d);
+                }
+                return binary_grads(n, ga, gb);
+              }};
     case BinaryOp::Maximum:
-    case BinaryOp::Minimum: {
-      const Tensor a = in(0), b = in(1);
-      const Tensor tie = eq(a, b);
-      const Tensor half = mul(g, 0.5);
-      const Tensor a_wins = binary == BinaryOp::Maximum ? gt(a, b) : lt(a, b);
-      const Tensor b_wins = binary == BinaryOp::Maximum ? gt(b, a) : lt(b, a);
-      if (need0) ga = where(a_wins, g, masked(tie, half));
-      if (need1) gb = where(b_wins, g, masked(tie, half));
-      break;
-    }
+      return {{.input0 = Reads::Always, .input1 = Reads::Always}, extreme_binary<true>};
+    case BinaryOp::Minimum:
+      return {{.input0 = Reads::Always, .input1 = Reads::Always}, extreme_binary<false>};
     case BinaryOp::ReluBackward:  // linear in the gradient a, masked by b; constant in b (almost everywhere)
-      if (need0) ga = relu_backward(g, in(1));
-      break;
-    default:
-      PARITY_INTERNAL_FAIL("backward: ", parity::name(binary), " is not differentiable");
+      return {{.input1 = Reads::ForGrad0}, [](N n, T g) {
+                return binary_grads(n, n.need(0) ? relu_backward(g, n.in(1)) : Tensor(), Tensor());
+              }};
+    case BinaryOp::Eq:
+    case BinaryOp::Ne:
+    case BinaryOp::Lt:
+    case BinaryOp::Le:
+    case BinaryOp::Gt:
+    case BinaryOp::Ge:
+    case BinaryOp::kCount:
+      break;  // comparisons: bool outputs, never recorded
   }
-  return {ga.defined() ? sum_to(ga, in_shape(0)) : ga, gb.defined() ? sum_to(gb, in_shape(1)) : gb};
+  return {};
 }
 
-std::vector<Tensor> OpNode::scalar_backward(const Tensor& g) const {
-  const double s = s0.to_double();
-  switch (binary) {
+template <bool kMax>
+Grads extreme_scalar(const OpNode& n, const Tensor& g) {
+  const Tensor x = n.in(0);
+  const Scalar s = n.attr<autograd_hook::ScalarAttrs>().scalar;
+  const Tensor wins = kMax ? gt(x, s) : lt(x, s);
+  return {where(wins, g, masked(eq(x, s), mul(g, 0.5)))};
+}
+
+// op(x, s), or op(s, x) when scalar_first.
+constexpr Rule scalar_rule(BinaryOp op, bool scalar_first) {
+  using N = const OpNode&;
+  using T = const Tensor&;
+  using A = autograd_hook::ScalarAttrs;
+  switch (op) {
     case BinaryOp::Add:
-      return {g};
+      return {{}, [](N, T g) -> Grads { return {g}; }};
     case BinaryOp::Sub:
-      return {scalar_first ? neg(g) : g};
+      if (scalar_first) return {{}, [](N, T g) -> Grads { return {neg(g)}; }};
+      return {{}, [](N, T g) -> Grads { return {g}; }};
     case BinaryOp::Mul:
-      return {mul(g, s0)};
+      return {{}, [](N n, T g) -> Grads { return {mul(g, n.attr<A>().scalar)}; }};
     case BinaryOp::Div:
-      if (!scalar_first) return {div(g, s0)};
-      return {neg(div(mul(g, s0), square(in(0))))};
-    case BinaryOp::Pow:
-      if (scalar_first) {                                                                   // s^x
-        if (s == 0) return {zeros(g.shape(), {.dtype = g.dtype(), .device = g.device()})};  // see the note
-        return {mul(mul(g, out()), std::log(s))};
+      if (scalar_first) {  // d(s/x) = -g*s/x^2
+        return {{.input0 = Reads::Always},
+                [](N n, T g) -> Grads { return {neg(div(mul(g, n.attr<A>().scalar), square(n.in(0))))}; }};
       }
-      if (s == 0) return {zeros(g.shape(), {.dtype = g.dtype(), .device = g.device()})};
-      return {mul(mul(g, s0), pow(in(0), s - 1))};
+      return {{}, [](N n, T g) -> Grads { return {div(g, n.attr<A>().scalar)}; }};
+    case BinaryOp::Pow:  // Note [Gradients at ties and kinks]: 0 where the base or exponent is 0
+      if (scalar_first) {  // d(s^x) = g*out*log(s)
+        return {{.output = Reads::Always}, [](N n, T g) -> Grads {
+                  const double s = n.attr<A>().scalar.to_double();
+                  if (s == 0) return {zeros_like_grad(g)};
+                  return {mul(mul(g, n.out()), std::log(s))};
+                }};
+      }
+      return {{.input0 = Reads::Always}, [](N n, T g) -> Grads {  // d(x^s) = g*s*x^(s-1)
+                const Scalar s = n.attr<A>().scalar;
+                if (s.to_double() == 0) return {zeros_like_grad(g)};
+                return {mul(mul(g, s), pow(n.in(0), s.to_double() - 1))};
+              }};
     case BinaryOp::Maximum:
-    case BinaryOp::Minimum: {
-      const Tensor x = in(0);
-      const Tensor wins = binary == BinaryOp::Maximum ? gt(x, s0) : lt(x, s0);
-      return {where(wins, g, masked(eq(x, s0), mul(g, 0.5)))};
-    }
+      return {{.input0 = Reads::Always}, extreme_scalar<true>};
+    case BinaryOp::Minimum:
+      return {{.input0 = Reads::Always}, extreme_scalar<false>};
     case BinaryOp::ReluBackward:  // relu_backward(x, s): x or 0 by s's sign; relu_backward(s, x): constant
-      if (scalar_first) return {zeros(g.shape(), {.dtype = g.dtype(), .device = g.device()})};
-      return {relu_backward(g, s0)};
-    default:
-      PARITY_INTERNAL_FAIL("backward: ", parity::name(binary), " is not differentiable");
+      if (scalar_first) return {{}, [](N, T g) -> Grads { return {zeros_like_grad(g)}; }};
+      return {{}, [](N n, T g) -> Grads { return {relu_backward(g, n.attr<A>().scalar)}; }};
+    case BinaryOp::Eq:
+    case BinaryOp::Ne:
+    case BinaryOp::Lt:
+    case BinaryOp::Le:
+    case BinaryOp::Gt:
+    case BinaryOp::Ge:
+    case BinaryOp::kCount:
+      break;
   }
+  return {};
 }
 
-std::vector<Tensor> OpNode::reduce_backward(const Tensor& g) const {
-  const Shape& shape = in_shape(0);
-  const Tensor g_kept = g.reshape(kept_shape(shape, dims));
-  std::int64_t count = 1;
-  for (std::int64_t d : dims) count *= shape[d];
-  switch (reduce) {
+constexpr Rule reduce_rule(ReduceOp op) {
+  using N = const OpNode&;
+  using T = const Tensor&;
+  using A = autograd_hook::ReduceAttrs;
+  switch (op) {
     case ReduceOp::Sum:
-      return {g_kept.expand(shape)};
+      return {{}, [](N n, T g) -> Grads {
+                const Shape& shape = n.in_shape(0);
+                return {g.reshape(kept_shape(shape, n.attr<A>().dims)).expand(shape)};
+              }};
     case ReduceOp::Mean:
-      return {div(g_kept, static_cast<double>(count)).expand(shape)};
+      return {{}, [](N n, T g) -> Grads {
+                const Shape& shape = n.in_shape(0);
+                std::int64_t count = 1;
+                for (std::int64_t d : n.attr<A>().dims) count *= shape[d];
+                return {div(g.reshape(kept_shape(shape, n.attr<A>().dims)), static_cast<double>(count)).expand(shape)};
+              }};
     case ReduceOp::Max:
-    case ReduceOp::Min: {
-      const Tensor x = in(0);
-      const Tensor mask = eq(x, out().reshape(kept_shape(shape, dims)));
-      const Tensor ties = sum(mask.to(g.dtype()), dims, /*keepdim=*/true);
-      return {masked(mask, div(g_kept, ties))};
-    }
-    default:
-      PARITY_INTERNAL_FAIL("backward: ", parity::name(reduce), " is not differentiable");
+    case ReduceOp::Min:  // Note [Gradients at ties and kinks]: ties share the gradient
+      return {{.input0 = Reads::Always, .output = Reads::Always}, [](N n, T g) -> Grads {
+                const Shape kept = kept_shape(n.in_shape(0), n.attr<A>().dims);
+                const Tensor mask = eq(n.in(0), n.out().reshape(kept));
+                const Tensor ties = sum(mask.to(g.dtype()), n.attr<A>().dims, /*keepdim=*/true);
+                return {masked(mask, div(g.reshape(kept), ties))};
+              }};
+    case ReduceOp::ArgMax:
+    case ReduceOp::ArgMin:
+    case ReduceOp::kCount:
+      break;  // integer outputs, never recorded
   }
+  return {};
 }
 
 // NumPy matmul: 1-D operands were promoted to matrices and the added dim
 // removed; batch dims broadcast. Put the removed dims back into g, take the
 // matrix gradients, sum over broadcast batch dims, and drop the added dims.
-std::vector<Tensor> OpNode::matmul_backward(const Tensor& g) const {
-  const Shape& as = in_shape(0);
-  const Shape& bs = in_shape(1);
+Grads matmul_backward(const OpNode& n, const Tensor& g) {
+  const Shape& as = n.in_shape(0);
+  const Shape& bs = n.in_shape(1);
   Tensor g2 = g;
   if (bs.size() == 1) g2 = g2.unsqueeze(-1);
   if (as.size() == 1) g2 = g2.unsqueeze(-2);
   Tensor ga, gb;
-  if (needs_input_grad(0)) {
-    const Tensor b = in(1);
+  if (n.need(0)) {
+    const Tensor b = n.in(1);
     const Tensor b2 = b.dim() == 1 ? b.unsqueeze(1) : b;
     const Shape a2_shape = as.size() == 1 ? Shape{1, as[0]} : as;
     ga = sum_to(matmul(g2, b2.transpose(-1, -2)), a2_shape).reshape(as);
   }
-  if (needs_input_grad(1)) {
-    const Tensor a = in(0);
+  if (n.need(1)) {
+    const Tensor a = n.in(0);
     const Tensor a2 = a.dim() == 1 ? a.unsqueeze(0) : a;
     const Shape b2_shape = bs.size() == 1 ? Shape{bs[0], 1} : bs;
     gb = sum_to(matmul(a2.transpose(-1, -2), g2), b2_shape).reshape(bs);
@@ -372,74 +348,135 @@ std::vector<Tensor> OpNode::matmul_backward(const Tensor& g) const {
   return {ga, gb};
 }
 
-std::vector<Tensor> OpNode::apply(std::vector<Tensor>& grads) {
-  const Tensor& g = grads[0];
+// The kinds without sub-ops; Unary, Binary, BinaryScalar and Reduce go to their tables.
+Rule kind_rule(OpKind kind, const autograd_hook::OpAttrs& attrs) {
+  using N = const OpNode&;
+  using T = const Tensor&;
+  namespace h = autograd_hook;
   switch (kind) {
     case OpKind::Unary:
-      return unary_backward(g);
+      return unary_rule(std::get<h::UnaryAttrs>(attrs).op);
     case OpKind::Binary:
-      return binary_backward(g);
-    case OpKind::BinaryScalar:
-      return scalar_backward(g);
-    case OpKind::Where: {
-      const Tensor cond = in(0);
-      const Tensor zero = zero_like_scalar(g);
-      Tensor ga, gb;
-      if (needs_input_grad(1)) ga = sum_to(where(cond, g, zero), in_shape(1));
-      if (needs_input_grad(2)) gb = sum_to(where(cond, zero, g), in_shape(2));
-      return {Tensor(), ga, gb};
+      return binary_rule(std::get<h::BinaryAttrs>(attrs).op);
+    case OpKind::BinaryScalar: {
+      const auto& a = std::get<h::ScalarAttrs>(attrs);
+      return scalar_rule(a.op, a.scalar_first);
     }
-    case OpKind::Clamp: {
-      const Tensor x = in(0);
-      const Tensor zero = zero_like_scalar(g);
-      return {where(ge(x, s0), where(le(x, s1), g, zero), zero)};
-    }
-    case OpKind::Cast:
-      return {g.to(input_meta_[0].dtype)};
     case OpKind::Reduce:
-      return reduce_backward(g);
+      return reduce_rule(std::get<h::ReduceAttrs>(attrs).op);
+    case OpKind::Where:  // input 0 is the condition
+      return {{.input0 = Reads::Always}, [](N n, T g) -> Grads {
+                const Tensor cond = n.in(0), zero = zero_like_scalar(g);
+                Tensor ga, gb;
+                if (n.need(1)) ga = sum_to(where(cond, g, zero), n.in_shape(1));
+                if (n.need(2)) gb = sum_to(where(cond, zero, g), n.in_shape(2));
+                return {Tensor(), ga, gb};
+              }};
+    case OpKind::Clamp:  // the gradient passes where lo <= x <= hi
+      return {{.input0 = Reads::Always}, [](N n, T g) -> Grads {
+                const auto& a = n.attr<h::ClampAttrs>();
+                const Tensor x = n.in(0), zero = zero_like_scalar(g);
+                return {where(ge(x, a.lo), where(le(x, a.hi), g, zero), zero)};
+              }};
+    case OpKind::Cast:
+      return {{}, [](N n, T g) -> Grads { return {g.to(n.in_meta(0).dtype)}; }};
     case OpKind::Matmul:
-      return matmul_backward(g);
+      return {{.input0 = Reads::ForGrad1, .input1 = Reads::ForGrad0}, matmul_backward};
     case OpKind::Reshape:
-      return {g.reshape(in_shape(0))};
-    case OpKind::Permute: {
-      std::vector<std::int64_t> inverse(dims.size());
-      for (std::size_t i = 0; i < dims.size(); ++i) inverse[dims[i]] = static_cast<std::int64_t>(i);
-      return {g.permute(inverse)};
-    }
+      return {{}, [](N n, T g) -> Grads { return {g.reshape(n.in_shape(0))}; }};
+    case OpKind::Permute:
+      return {{}, [](N n, T g) -> Grads {
+                const std::vector<std::int64_t>& order = n.attr<h::PermuteAttrs>().order;
+                std::vector<std::int64_t> inverse(order.size());
+                for (std::size_t i = 0; i < order.size(); ++i) inverse[order[i]] = static_cast<std::int64_t>(i);
+                return {g.permute(inverse)};
+              }};
     case OpKind::Transpose:
-      return {g.transpose(dim, dim1)};
-    case OpKind::Slice: {
-      Tensor full = zeros(in_shape(0), {.dtype = g.dtype(), .device = g.device()});
-      full.slice(dim, start, end, step).copy_(g);
-      return {full};
-    }
-    case OpKind::Select: {
-      Tensor full = zeros(in_shape(0), {.dtype = g.dtype(), .device = g.device()});
-      full.select(dim, start).copy_(g);
-      return {full};
-    }
+      return {{}, [](N n, T g) -> Grads {
+                const auto& a = n.attr<h::TransposeAttrs>();
+                return {g.transpose(a.dim0, a.dim1)};
+              }};
+    case OpKind::Slice:
+      return {{}, [](N n, T g) -> Grads {
+                const auto& a = n.attr<h::SliceAttrs>();
+                Tensor full = zeros(n.in_shape(0), {.dtype = g.dtype(), .device = g.device()});
+                full.slice(a.dim, a.start, a.end, a.step).copy_(g);
+                return {full};
+              }};
+    case OpKind::Select:
+      return {{}, [](N n, T g) -> Grads {
+                const auto& a = n.attr<h::SelectAttrs>();
+                Tensor full = zeros(n.in_shape(0), {.dtype = g.dtype(), .device = g.device()});
+                full.select(a.dim, a.index).copy_(g);
+                return {full};
+              }};
     case OpKind::Expand:
-      return {sum_to(g, in_shape(0))};
+      return {{}, [](N n, T g) -> Grads { return {sum_to(g, n.in_shape(0))}; }};
     case OpKind::Clone:
-      return {g};
+      return {{}, [](N, T g) -> Grads { return {g}; }};
     case OpKind::ToDevice:
-      return {g.to(input_meta_[0].device)};
-    case OpKind::Conv2d: {
-      std::vector<Tensor> grads(input_meta_.size());
-      if (needs_input_grad(0)) grads[0] = conv2d_backward_input(g, in(1), in_shape(0), conv);
-      if (needs_input_grad(1)) grads[1] = conv2d_backward_weight(in(0), g, in_shape(1), conv);
-      if (grads.size() > 2 && needs_input_grad(2)) grads[2] = conv2d_backward_bias(g, conv.layout);
-      return grads;
+      return {{}, [](N n, T g) -> Grads { return {g.to(n.in_meta(0).device)}; }};
+    case OpKind::Conv2d:  // dx reads the weight, dweight reads x, dbias neither
+      return {{.input0 = Reads::ForGrad1, .input1 = Reads::ForGrad0}, [](N n, T g) -> Grads {
+                const Conv2dOptions& o = n.attr<h::Conv2dAttrs>().options;
+                Grads grads(n.input_meta_.size());
+                if (n.need(0)) grads[0] = conv2d_backward_input(g, n.in(1), n.in_shape(0), o);
+                if (n.need(1)) grads[1] = conv2d_backward_weight(n.in(0), g, n.in_shape(1), o);
+                if (grads.size() > 2 && n.need(2)) grads[2] = conv2d_backward_bias(g, o.layout);
+                return grads;
+              }};
+    case OpKind::Pool2d: {
+      if (std::get<h::Pool2dAttrs>(attrs).kind == PoolKind::Max) {  // finds each window's winner again from x and y
+        return {{.input0 = Reads::Always, .output = Reads::Always}, [](N n, T g) -> Grads {
+                  const auto& a = n.attr<h::Pool2dAttrs>();
+                  return {pool2d_backward(a.kind, n.in(0), n.out(), g, n.in_shape(0), a.options)};
+                }};
+      }
+      return {{}, [](N n, T g) -> Grads {
+                const auto& a = n.attr<h::Pool2dAttrs>();
+                return {pool2d_backward(a.kind, Tensor(), Tensor(), g, n.in_shape(0), a.options)};
+              }};
     }
-    case OpKind::Pool2d:
-      if (pool_kind == PoolKind::Max) return {pool2d_backward(pool_kind, in(0), out(), g, in_shape(0), pool)};
-      return {pool2d_backward(pool_kind, Tensor(), Tensor(), g, in_shape(0), pool)};
     case OpKind::kCount:
       break;
   }
-  PARITY_INTERNAL_FAIL("backward: no rule for ", op_name);
+  return {};
 }
+
+// A new UnaryOp, or a BinaryOp that is not a comparison, without a rule does not compile.
+constexpr bool every_unary_op_has_a_rule() {
+  for (int i = 0; i < static_cast<int>(UnaryOp::kCount); ++i) {
+    if (unary_rule(static_cast<UnaryOp>(i)).formula == nullptr) return false;
+  }
+  return true;
+}
+constexpr bool every_arithmetic_binary_op_has_rules() {
+  for (int i = 0; i < static_cast<int>(BinaryOp::kCount); ++i) {
+    const auto op = static_cast<BinaryOp>(i);
+    if (is_comparison(op)) continue;
+    if (!binary_rule(op).formula || !scalar_rule(op, false).formula || !scalar_rule(op, true).formula) return false;
+  }
+  return true;
+}
+static_assert(every_unary_op_has_a_rule(), "derivatives.cpp: add the new UnaryOp's rule to unary_rule");
+static_assert(every_arithmetic_binary_op_has_rules(),
+              "derivatives.cpp: add the new BinaryOp's rules to binary_rule and scalar_rule");
+
+bool reads(Reads r, const OpNode& node) {
+  switch (r) {
+    case Reads::Never:
+      return false;
+    case Reads::Always:
+      return true;
+    case Reads::ForGrad0:
+      return node.need(0);
+    case Reads::ForGrad1:
+      return node.need(1);
+  }
+  return true;
+}
+
+bool may_read(Reads r) { return r != Reads::Never; }
 
 // Nodes with no inputs: an in-place op that overwrote a tensor with values that
 // depend on nothing requiring grad (fill_, or copy_ from a constant). The
@@ -463,32 +500,47 @@ std::shared_ptr<Node> make_op_node(const OpRecord& op, const Tensor& output) {
   }
   node->kind = op.kind;
   node->op_name = op.name;
-  node->unary = op.unary;
-  node->binary = op.binary;
-  node->reduce = op.reduce;
-  node->s0 = op.scalar;
-  node->s1 = op.scalar2;
-  node->scalar_first = op.scalar_first;
-  node->dim = op.dim;
-  node->dim1 = op.dim1;
-  node->start = op.start;
-  node->end = op.end;
-  node->step = op.step;
-  if (op.conv != nullptr) node->conv = *op.conv;
-  if (op.pool != nullptr) node->pool = *op.pool;
-  node->pool_kind = op.pool_kind;
+  node->attrs = op.attrs;
   const int ndim = op.inputs[0]->dim();
-  if (op.kind == OpKind::Reduce) {
-    if (op.dims == nullptr || op.dims->empty()) {
-      for (int d = 0; d < ndim; ++d) node->dims.push_back(d);
+  if (auto* r = std::get_if<autograd_hook::ReduceAttrs>(&node->attrs)) {  // the reduced dims, normalized
+    std::vector<std::int64_t> dims;
+    if (r->dims.empty()) {
+      for (int d = 0; d < ndim; ++d) dims.push_back(d);
     } else {
-      for (std::int64_t d : *op.dims) node->dims.push_back(wrap_dim(d, ndim, op.name));
+      for (std::int64_t d : r->dims) dims.push_back(wrap_dim(d, ndim, op.name));
     }
-  } else if (op.kind == OpKind::Permute) {
-    for (std::int64_t d : *op.dims) node->dims.push_back(wrap_dim(d, ndim, op.name));
+    r->dims = std::move(dims);
+  } else if (auto* p = std::get_if<autograd_hook::PermuteAttrs>(&node->attrs)) {
+    for (std::int64_t& d : p->order) d = wrap_dim(d, ndim, op.name);
   }
-  save_for_backward(*node, op, output);
+  node->rule = kind_rule(op.kind, node->attrs);
+  PARITY_INTERNAL_ASSERT(node->rule.formula != nullptr, "autograd: ", op.name, " was recorded but has no backward rule");
+  const Saves& saves = node->rule.saves;
+  for (int i = 0; i < 2; ++i) {
+    if (reads(i == 0 ? saves.input0 : saves.input1, *node)) {
+      node->saved_inputs[i] = SavedTensor(*op.inputs[i], SavedTensor::Role::Input, i);
+    }
+  }
+  if (reads(saves.output, *node)) node->saved_output = SavedTensor(output, SavedTensor::Role::Output, 0);
   return node;
+}
+
+bool backward_reads_input(const autograd_hook::InplaceRecord& op) {
+  using autograd_hook::InplaceKind;
+  switch (op.kind) {
+    case InplaceKind::Fill:
+    case InplaceKind::Copy:
+      return false;
+    case InplaceKind::Unary:
+      return may_read(unary_rule(op.unary).saves.input0);
+    case InplaceKind::Binary:
+      return may_read(binary_rule(op.binary).saves.input0);
+    case InplaceKind::BinaryScalar:
+      return may_read(scalar_rule(op.binary, /*scalar_first=*/false).saves.input0);
+    case InplaceKind::Clamp:
+      return may_read(kind_rule(OpKind::Clamp, autograd_hook::ClampAttrs{}).saves.input0);
+  }
+  return true;
 }
 
 std::shared_ptr<Node> make_constant_node(std::string name) {

@@ -77,26 +77,6 @@ void record_hook(const OpRecord& op, Tensor& output) {
   if (is_view_kind(op.kind)) mark_view(output, *op.inputs[0]);
 }
 
-// Does the backward of the out-of-place form read the tensor's old value (what
-// parity/autograd/derivatives.cpp saves as an input)? Then it runs on a clone of it.
-bool reads_old_value(const InplaceRecord& op) {
-  switch (op.kind) {
-    case InplaceKind::Fill:
-    case InplaceKind::Copy:
-      return false;
-    case InplaceKind::Unary:  // the rules that read the input (the others read the output, a new tensor)
-      return op.unary == UnaryOp::Abs || op.unary == UnaryOp::Log || op.unary == UnaryOp::Square;
-    case InplaceKind::Binary:
-      return op.binary != BinaryOp::Add && op.binary != BinaryOp::Sub;
-    case InplaceKind::BinaryScalar:
-      return op.binary != BinaryOp::Add && op.binary != BinaryOp::Sub && op.binary != BinaryOp::Mul &&
-             op.binary != BinaryOp::Div;
-    case InplaceKind::Clamp:
-      return true;
-  }
-  return true;
-}
-
 void check_inplace_allowed(const std::string& op_name, const Tensor& self) {
   if (!self.requires_grad()) {
     PARITY_CHECK(
@@ -146,7 +126,7 @@ bool inplace_hook(const InplaceRecord& op, Tensor& self) {
   // The new value, computed out of place and recorded.
   Tensor result;
   {
-    const Tensor old = reads_old_value(op) ? self.clone() : self;
+    const Tensor old = backward_reads_input(op) ? self.clone() : self;
     switch (op.kind) {
       case InplaceKind::Fill:
         break;

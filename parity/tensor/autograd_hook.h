@@ -27,6 +27,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <variant>
 #include <vector>
 
 #include "parity/tensor/conv.h"
@@ -39,45 +40,79 @@ namespace parity::autograd_hook {
 
 // The differentiable op kinds the tensor layer reports. parity/autograd/derivatives.cpp
 // has one backward rule per kind (and per UnaryOp/BinaryOp/ReduceOp within one).
+// Each kind carries its own attributes (below); the comment says which.
 enum class OpKind : std::uint8_t {
-  Unary,         // unary: inputs {x}
-  Binary,        // binary: inputs {a, b}
-  BinaryScalar,  // binary with a scalar: inputs {x}; scalar, scalar_first
+  Unary,         // unary: inputs {x}; UnaryAttrs
+  Binary,        // binary: inputs {a, b}; BinaryAttrs
+  BinaryScalar,  // binary with a scalar: inputs {x}; ScalarAttrs
   Where,         // inputs {cond, a, b}
-  Clamp,         // inputs {x}; scalar = lo, scalar2 = hi
+  Clamp,         // inputs {x}; ClampAttrs
   Cast,          // inputs {x}; the output's dtype is the target
-  Reduce,        // sum/mean/max/min: inputs {x}; dims (as given), keepdim
+  Reduce,        // sum/mean/max/min: inputs {x}; ReduceAttrs
   Matmul,        // inputs {a, b}
   Reshape,       // view, reshape, squeeze, unsqueeze (flatten goes through reshape): inputs {x}
-  Permute,       // inputs {x}; dims = the order
-  Transpose,     // inputs {x}; dim, dim1
-  Slice,         // inputs {x}; dim, start, end, step (normalized: 0 <= start <= end <= size)
-  Select,        // inputs {x}; dim, start = index (normalized)
+  Permute,       // inputs {x}; PermuteAttrs
+  Transpose,     // inputs {x}; TransposeAttrs
+  Slice,         // inputs {x}; SliceAttrs
+  Select,        // inputs {x}; SelectAttrs
   Expand,        // inputs {x}
   Clone,         // clone, contiguous: inputs {x}
   ToDevice,      // to(Device): inputs {x}
-  Conv2d,        // inputs {x, weight, bias or null}; conv
-  Pool2d,        // inputs {x}; pool, pool_kind
+  Conv2d,        // inputs {x, weight, bias or null}; Conv2dAttrs
+  Pool2d,        // inputs {x}; Pool2dAttrs
   kCount
 };
 
+// The attributes of each kind: what its backward needs besides the tensors.
+struct NoAttrs {};
+struct UnaryAttrs {
+  UnaryOp op;
+};
+struct BinaryAttrs {
+  BinaryOp op;
+};
+struct ScalarAttrs {
+  BinaryOp op;
+  Scalar scalar;
+  bool scalar_first;  // op(scalar, x) rather than op(x, scalar)
+};
+struct ClampAttrs {
+  Scalar lo, hi;
+};
+struct ReduceAttrs {
+  ReduceOp op;
+  std::vector<std::int64_t> dims;  // as given (the recorder normalizes them; empty: all)
+  bool keepdim;
+};
+struct PermuteAttrs {
+  std::vector<std::int64_t> order;  // as given
+};
+struct TransposeAttrs {
+  std::int64_t dim0, dim1;  // normalized
+};
+struct SliceAttrs {
+  std::int64_t dim, start, end, step;  // normalized: 0 <= start <= end <= size
+};
+struct SelectAttrs {
+  std::int64_t dim, index;  // normalized
+};
+struct Conv2dAttrs {
+  Conv2dOptions options;
+};
+struct Pool2dAttrs {
+  PoolKind kind;
+  Pool2dOptions options;
+};
+using OpAttrs = std::variant<NoAttrs, UnaryAttrs, BinaryAttrs, ScalarAttrs, ClampAttrs, ReduceAttrs, PermuteAttrs,
+                             TransposeAttrs, SliceAttrs, SelectAttrs, Conv2dAttrs, Pool2dAttrs>;
+
 // What an op tells the recorder. Built on the caller's stack; the recorder
-// copies what it keeps. Only the fields of the op's kind are meaningful.
+// keeps the attributes.
 struct OpRecord {
   OpKind kind = OpKind::Unary;
   const char* name = "";  // the public op's name, for grad_fn names and messages
   const Tensor* inputs[3] = {nullptr, nullptr, nullptr};
-  UnaryOp unary = UnaryOp::Neg;
-  BinaryOp binary = BinaryOp::Add;
-  ReduceOp reduce = ReduceOp::Sum;
-  Scalar scalar{}, scalar2{};
-  bool scalar_first = false;  // BinaryScalar: op(scalar, x) rather than op(x, scalar)
-  const std::vector<std::int64_t>* dims = nullptr;
-  bool keepdim = false;
-  std::int64_t dim = 0, dim1 = 0, start = 0, end = 0, step = 1;
-  const Conv2dOptions* conv = nullptr;
-  const Pool2dOptions* pool = nullptr;
-  PoolKind pool_kind = PoolKind::Max;
+  OpAttrs attrs{};  // the kind's attributes (NoAttrs for the kinds that have none)
 };
 
 // The in-place forms (Tensor::add_, ...), described for autograd.

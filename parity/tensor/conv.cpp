@@ -106,7 +106,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   if (!grad) return conv2d_raw(x, weight, bias, options);
   Tensor y = conv2d_raw(autograd_hook::raw(x), autograd_hook::raw(weight), autograd_hook::raw(bias), options);
   autograd_hook::record(y, {.kind = autograd_hook::OpKind::Conv2d, .name = "conv2d",
-                            .inputs = {&x, &weight, bias.defined() ? &bias : nullptr}, .conv = &options});
+                            .inputs = {&x, &weight, bias.defined() ? &bias : nullptr},
+                            .attrs = autograd_hook::Conv2dAttrs{options}});
   return y;
 }
 

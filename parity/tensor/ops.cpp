@@ -71,7 +71,7 @@ Tensor unary(UnaryOp op, const Tensor& x) {
   if (out.numel() > 0) backend(x, name(op)).unary(op, ElementwiseIter::make(out, {&x}));
   if (x.requires_grad()) {
     autograd_hook::record(out, {.kind = autograd_hook::OpKind::Unary, .name = name(op).data(),
-                                .inputs = {&x}, .unary = op});
+                                .inputs = {&x}, .attrs = autograd_hook::UnaryAttrs{op}});
   }
   return out;
 }
@@ -87,7 +87,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   if (out.numel() > 0) backend(a, name(op)).binary(op, ElementwiseIter::make(out, {&a, &b}));
   if (a.requires_grad() || b.requires_grad()) {
     autograd_hook::record(out, {.kind = autograd_hook::OpKind::Binary, .name = name(op).data(),
-                                .inputs = {&a, &b}, .binary = op});
+                                .inputs = {&a, &b}, .attrs = autograd_hook::BinaryAttrs{op}});
   }
   return out;
 }
@@ -103,7 +103,7 @@ Tensor binary_with_scalar(BinaryOp op, const Tensor& x, Scalar s, bool scalar_fi
   }
   if (x.requires_grad()) {
     autograd_hook::record(out, {.kind = autograd_hook::OpKind::BinaryScalar, .name = name(op).data(),
-                                .inputs = {&x}, .binary = op, .scalar = s, .scalar_first = scalar_first});
+                                .inputs = {&x}, .attrs = autograd_hook::ScalarAttrs{op, s, scalar_first}});
   }
   return out;
 }
@@ -139,7 +139,7 @@ Tensor clamp(const Tensor& x, Scalar lo, Scalar hi) {
   if (out.numel() > 0) backend(x, "clamp").clamp(ElementwiseIter::make(out, {&x}), lo, hi);
   if (x.requires_grad()) {
     autograd_hook::record(out, {.kind = autograd_hook::OpKind::Clamp, .name = "clamp", .inputs = {&x},
-                                .scalar = lo, .scalar2 = hi});
+                                .attrs = autograd_hook::ClampAttrs{lo, hi}});
   }
   return out;
 }
@@ -397,7 +397,7 @@ Tensor reduce(ReduceOp op, const Tensor& x, const std::vector<std::int64_t>& dim
   Tensor out = reduce_raw(op, x, dims, keepdim);
   if (x.requires_grad() && op != ReduceOp::ArgMax && op != ReduceOp::ArgMin) {
     autograd_hook::record(out, {.kind = autograd_hook::OpKind::Reduce, .name = name(op).data(), .inputs = {&x},
-                                .reduce = op, .dims = &dims, .keepdim = keepdim});
+                                .attrs = autograd_hook::ReduceAttrs{op, dims, keepdim}});
   }
   return out;
 }

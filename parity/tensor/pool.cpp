@@ -54,7 +54,7 @@ Tensor pool2d(PoolKind kind, const Tensor& x, const Pool2dOptions& options) {
   if (!x.requires_grad()) return pool2d_raw(kind, x, options);
   Tensor y = pool2d_raw(kind, autograd_hook::raw(x), options);
   autograd_hook::record(y, {.kind = autograd_hook::OpKind::Pool2d, .name = op_name(kind), .inputs = {&x},
-                            .pool = &options, .pool_kind = kind});
+                            .attrs = autograd_hook::Pool2dAttrs{kind, options}});
   return y;
 }
 

@@ -169,7 +169,7 @@ Tensor Tensor::permute(const std::vector<std::int64_t>& dims) const {
     new_strides[i] = strides()[d];
   }
   return recorded(with_layout(*this, offset(), std::move(new_shape), std::move(new_strides)), *this,
-                  {.kind = OpKind::Permute, .name = "permute", .dims = &dims});
+                  {.kind = OpKind::Permute, .name = "permute", .attrs = autograd_hook::PermuteAttrs{dims}});
 }
 
 Tensor Tensor::transpose(std::int64_t dim0, std::int64_t dim1) const {
@@ -180,7 +180,7 @@ Tensor Tensor::transpose(std::int64_t dim0, std::int64_t dim1) const {
   std::swap(new_shape[a], new_shape[b]);
   std::swap(new_strides[a], new_strides[b]);
   return recorded(with_layout(*this, offset(), std::move(new_shape), std::move(new_strides)), *this,
-                  {.kind = OpKind::Transpose, .name = "transpose", .dim = a, .dim1 = b});
+                  {.kind = OpKind::Transpose, .name = "transpose", .attrs = autograd_hook::TransposeAttrs{a, b}});
 }
 
 Tensor Tensor::t() const {
@@ -200,7 +200,7 @@ Tensor Tensor::slice(std::int64_t dim, std::int64_t start, std::int64_t end, std
   new_shape[d] = (end - start + step - 1) / step;
   new_strides[d] = strides()[d] * step;
   return recorded(with_layout(*this, offset() + start * strides()[d], std::move(new_shape), std::move(new_strides)),
-                  *this, {.kind = OpKind::Slice, .name = "slice", .dim = d, .start = start, .end = end, .step = step});
+                  *this, {.kind = OpKind::Slice, .name = "slice", .attrs = autograd_hook::SliceAttrs{d, start, end, step}});
 }
 
 Tensor Tensor::narrow(std::int64_t dim, std::int64_t start, std::int64_t length) const {
@@ -224,7 +224,7 @@ Tensor Tensor::select(std::int64_t dim, std::int64_t index) const {
   new_shape.erase(new_shape.begin() + d);
   new_strides.erase(new_strides.begin() + d);
   return recorded(with_layout(*this, offset() + index * strides()[d], std::move(new_shape), std::move(new_strides)),
-                  *this, {.kind = OpKind::Select, .name = "select", .dim = d, .start = index});
+                  *this, {.kind = OpKind::Select, .name = "select", .attrs = autograd_hook::SelectAttrs{d, index}});
 }
 
 Tensor Tensor::expand(Shape new_shape) const {
