@@ -210,6 +210,42 @@ TEST(OptimErrors, LoadStateDictMismatches) {
   EXPECT_EQ(adam.hyper(0).beta1, 0.9) << "a refused load must leave the hyper-parameters as they were";
 }
 
+// Each optimizer's named hyper-parameters (parity/optim/hyper_fields.h): a state
+// dict carries every one of them, a changed value loads into the optimizer, and
+// a name the optimizer does not know is an error that lists the known ones.
+TEST(OptimErrors, HyperParametersRoundTripByNameAndUnknownNamesAreRefused) {
+  const std::vector<Tensor> ps = make_params({{3}}, 3);
+  Adam adam(ps, {.lr = 0.01, .beta1 = 0.8, .amsgrad = true});
+  Adadelta adadelta(ps, {.rho = 0.9});
+  SGD sgd(ps, {.lr = 0.1, .momentum = 0.5, .nesterov = true});
+  struct Case {
+    Optimizer* opt;
+    std::map<std::string, double> expected;  // a subset of what the state dict must report
+    std::string changed;
+    double value;
+    const char* name;
+  };
+  const std::vector<Case> cases = {
+      {&adam, {{"lr", 0.01}, {"beta1", 0.8}, {"amsgrad", 1.0}, {"decoupled_weight_decay", 0.0}}, "beta2", 0.95, "Adam"},
+      {&adadelta, {{"rho", 0.9}}, "eps", 1e-4, "Adadelta"},
+      {&sgd, {{"lr", 0.1}, {"momentum", 0.5}, {"nesterov", 1.0}}, "momentum", 0.7, "SGD"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    StateDict d = c.opt->state_dict();
+    for (const auto& [key, value] : c.expected) {
+      ASSERT_TRUE(d.groups[0].hparams.count(key)) << key;
+      EXPECT_EQ(d.groups[0].hparams.at(key), value) << key;
+    }
+    d.groups[0].hparams[c.changed] = c.value;
+    c.opt->load_state_dict(d);
+    EXPECT_EQ(c.opt->state_dict().groups[0].hparams.at(c.changed), c.value);
+    d.groups[0].hparams["bogus"] = 1.0;
+    expect_error([&] { c.opt->load_state_dict(d); },
+                 std::string(c.name) + ": unknown hyper-parameter 'bogus' (known: decay, lr, ");
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Behaviour
 // ---------------------------------------------------------------------------

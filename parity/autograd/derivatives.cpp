@@ -219,14 +219,8 @@ constexpr Rule binary_rule(BinaryOp op) {
       return {{.input1 = Reads::ForGrad0}, [](N n, T g) {
                 return binary_grads(n, n.need(0) ? relu_backward(g, n.in(1)) : Tensor(), Tensor());
               }};
-    case BinaryOp::Eq:
-    case BinaryOp::Ne:
-    case BinaryOp::Lt:
-    case BinaryOp::Le:
-    case BinaryOp::Gt:
-    case BinaryOp::Ge:
-    case BinaryOp::kCount:
-      break;  // comparisons: bool outputs, never recorded
+    default:
+      break;  // comparisons: bool outputs, never recorded (the static_asserts below check the rest)
   }
   return {};
 }
@@ -278,14 +272,8 @@ constexpr Rule scalar_rule(BinaryOp op, bool scalar_first) {
     case BinaryOp::ReluBackward:  // relu_backward(x, s): x or 0 by s's sign; relu_backward(s, x): constant
       if (scalar_first) return {{}, [](N, T g) -> Grads { return {zeros_like_grad(g)}; }};
       return {{}, [](N n, T g) -> Grads { return {relu_backward(g, n.attr<A>().scalar)}; }};
-    case BinaryOp::Eq:
-    case BinaryOp::Ne:
-    case BinaryOp::Lt:
-    case BinaryOp::Le:
-    case BinaryOp::Gt:
-    case BinaryOp::Ge:
-    case BinaryOp::kCount:
-      break;
+    default:
+      break;  // comparisons
   }
   return {};
 }

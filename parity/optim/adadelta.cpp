@@ -2,6 +2,7 @@
 
 #include "parity/optim/composed.h"
 #include "parity/optim/detail.h"
+#include "parity/optim/hyper_fields.h"
 #include "parity/optim/kernels.h"
 
 namespace parity::optim {
@@ -97,37 +98,25 @@ const AdadeltaHyper& Adadelta::hyper(std::size_t group) const {
   return hyper_[group];
 }
 
+namespace {
+constexpr std::array<HyperField<AdadeltaHyper>, 6> kAdadeltaFields = {{
+    {"lr", &AdadeltaHyper::lr, nullptr, false},
+    {"has_lr", nullptr, &AdadeltaHyper::has_lr, true},
+    {"rho", &AdadeltaHyper::rho, nullptr, true},
+    {"eps", &AdadeltaHyper::eps, nullptr, true},
+    {"weight_decay", &AdadeltaHyper::weight_decay, nullptr, true},
+    {"decoupled_weight_decay", nullptr, &AdadeltaHyper::decoupled, true},
+}};
+}  // namespace
+
 std::map<std::string, double> Adadelta::hparams(std::size_t group) const {
-  const AdadeltaHyper& h = hyper_[group];
-  return {{"has_lr", h.has_lr ? 1.0 : 0.0},
-          {"rho", h.rho},
-          {"eps", h.eps},
-          {"weight_decay", h.weight_decay},
-          {"decoupled_weight_decay", h.decoupled ? 1.0 : 0.0},
-          {"decay", decay_[group]}};
+  return report_hyper(kAdadeltaFields, hyper_[group], decay_[group]);
 }
 
 void Adadelta::set_hparams(std::size_t group, const std::map<std::string, double>& values) {
   AdadeltaHyper h = hyper_[group];
   double decay = decay_[group];
-  for (const auto& [key, value] : values) {
-    if (key == "lr")
-      h.lr = value;
-    else if (key == "has_lr")
-      h.has_lr = value != 0.0;
-    else if (key == "rho")
-      h.rho = value;
-    else if (key == "eps")
-      h.eps = value;
-    else if (key == "weight_decay")
-      h.weight_decay = value;
-    else if (key == "decoupled_weight_decay")
-      h.decoupled = value != 0.0;
-    else if (key == "decay")
-      decay = value;
-    else
-      PARITY_FAIL("Adadelta: unknown hyper-parameter '", key, "'");
-  }
+  assign_hyper(kAdadeltaFields, "Adadelta", values, h, decay);
   check(h, decay);
   hyper_[group] = h;
   decay_[group] = decay;

@@ -2,6 +2,7 @@
 
 #include "parity/optim/composed.h"
 #include "parity/optim/detail.h"
+#include "parity/optim/hyper_fields.h"
 #include "parity/optim/kernels.h"
 
 namespace parity::optim {
@@ -98,40 +99,26 @@ double Adam::decay(std::size_t group) const {
   return decay_[group];
 }
 
+namespace {
+constexpr std::array<HyperField<AdamHyper>, 7> kAdamFields = {{
+    {"lr", &AdamHyper::lr, nullptr, false},
+    {"beta1", &AdamHyper::beta1, nullptr, true},
+    {"beta2", &AdamHyper::beta2, nullptr, true},
+    {"eps", &AdamHyper::eps, nullptr, true},
+    {"weight_decay", &AdamHyper::weight_decay, nullptr, true},
+    {"decoupled_weight_decay", nullptr, &AdamHyper::decoupled, true},
+    {"amsgrad", nullptr, &AdamHyper::amsgrad, true},
+}};
+}  // namespace
+
 std::map<std::string, double> Adam::hparams(std::size_t group) const {
-  const AdamHyper& h = hyper_[group];
-  return {{"beta1", h.beta1},
-          {"beta2", h.beta2},
-          {"eps", h.eps},
-          {"weight_decay", h.weight_decay},
-          {"decoupled_weight_decay", h.decoupled ? 1.0 : 0.0},
-          {"amsgrad", h.amsgrad ? 1.0 : 0.0},
-          {"decay", decay_[group]}};
+  return report_hyper(kAdamFields, hyper_[group], decay_[group]);
 }
 
 void Adam::set_hparams(std::size_t group, const std::map<std::string, double>& values) {
   AdamHyper h = hyper_[group];
   double decay = decay_[group];
-  for (const auto& [key, value] : values) {
-    if (key == "lr")
-      h.lr = value;
-    else if (key == "beta1")
-      h.beta1 = value;
-    else if (key == "beta2")
-      h.beta2 = value;
-    else if (key == "eps")
-      h.eps = value;
-    else if (key == "weight_decay")
-      h.weight_decay = value;
-    else if (key == "decoupled_weight_decay")
-      h.decoupled = value != 0.0;
-    else if (key == "amsgrad")
-      h.amsgrad = value != 0.0;
-    else if (key == "decay")
-      decay = value;
-    else
-      PARITY_FAIL("Adam: unknown hyper-parameter '", key, "'");
-  }
+  assign_hyper(kAdamFields, "Adam", values, h, decay);
   check(h, decay);
   hyper_[group] = h;
   decay_[group] = decay;

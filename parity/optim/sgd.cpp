@@ -2,6 +2,7 @@
 
 #include "parity/optim/composed.h"
 #include "parity/optim/detail.h"
+#include "parity/optim/hyper_fields.h"
 #include "parity/optim/kernels.h"
 
 namespace parity::optim {
@@ -65,34 +66,24 @@ const SgdHyper& SGD::hyper(std::size_t group) const {
   return hyper_[group];
 }
 
+namespace {
+constexpr std::array<HyperField<SgdHyper>, 5> kSGDFields = {{
+    {"lr", &SgdHyper::lr, nullptr, false},
+    {"momentum", &SgdHyper::momentum, nullptr, true},
+    {"nesterov", nullptr, &SgdHyper::nesterov, true},
+    {"dampening", &SgdHyper::dampening, nullptr, true},
+    {"weight_decay", &SgdHyper::weight_decay, nullptr, true},
+}};
+}  // namespace
+
 std::map<std::string, double> SGD::hparams(std::size_t group) const {
-  const SgdHyper& h = hyper_[group];
-  return {{"momentum", h.momentum},
-          {"nesterov", h.nesterov ? 1.0 : 0.0},
-          {"dampening", h.dampening},
-          {"weight_decay", h.weight_decay},
-          {"decay", decay_[group]}};
+  return report_hyper(kSGDFields, hyper_[group], decay_[group]);
 }
 
 void SGD::set_hparams(std::size_t group, const std::map<std::string, double>& values) {
   SgdHyper h = hyper_[group];
   double decay = decay_[group];
-  for (const auto& [key, value] : values) {
-    if (key == "lr")
-      h.lr = value;
-    else if (key == "momentum")
-      h.momentum = value;
-    else if (key == "nesterov")
-      h.nesterov = value != 0.0;
-    else if (key == "dampening")
-      h.dampening = value;
-    else if (key == "weight_decay")
-      h.weight_decay = value;
-    else if (key == "decay")
-      decay = value;
-    else
-      PARITY_FAIL("SGD: unknown hyper-parameter '", key, "'");
-  }
+  assign_hyper(kSGDFields, "SGD", values, h, decay);
   check(h, decay);
   hyper_[group] = h;
   decay_[group] = decay;
