@@ -86,8 +86,14 @@ using Grads = std::vector<Tensor>;
 using Formula = Grads (*)(const OpNode& node, const Tensor& g);
 
 struct Rule {
+  constexpr Rule() = default;
+  constexpr Rule(Saves s, Formula f) : saves(s), formula(f), differentiable(true) {}
   Saves saves;
-  Formula formula = nullptr;  // null: the op is not differentiable
+  Formula formula = nullptr;
+  // Set by the constructor that takes a formula. The static_asserts below read
+  // this flag, not the pointer: comparing a function template's address with
+  // null is not a constant expression under GCC's -fsanitize=undefined.
+  bool differentiable = false;
 };
 
 // ---- the node ----
@@ -434,7 +440,7 @@ Rule kind_rule(OpKind kind, const autograd_hook::OpAttrs& attrs) {
 // A new UnaryOp, or a BinaryOp that is not a comparison, without a rule does not compile.
 constexpr bool every_unary_op_has_a_rule() {
   for (int i = 0; i < static_cast<int>(UnaryOp::kCount); ++i) {
-    if (unary_rule(static_cast<UnaryOp>(i)).formula == nullptr) return false;
+    if (!unary_rule(static_cast<UnaryOp>(i)).differentiable) return false;
   }
   return true;
 }
@@ -442,7 +448,9 @@ constexpr bool every_arithmetic_binary_op_has_rules() {
   for (int i = 0; i < static_cast<int>(BinaryOp::kCount); ++i) {
     const auto op = static_cast<BinaryOp>(i);
     if (is_comparison(op)) continue;
-    if (!binary_rule(op).formula || !scalar_rule(op, false).formula || !scalar_rule(op, true).formula) return false;
+    if (!binary_rule(op).differentiable || !scalar_rule(op, false).differentiable || !scalar_rule(op, true).differentiable) {
+      return false;
+    }
   }
   return true;
 }
