@@ -11,7 +11,7 @@
 //   Adam, Adadelta:   param, grad and two state tensors read; param and state written: 28 bytes/element
 //   SGD with momentum: param, grad, buffer read; param, buffer written: 20 bytes/element
 //
-// Fused runs one pass per tensor (parity/optim/kernels.h); composed runs every
+// Fused runs one pass per tensor (parity/optim/launch.h, run by the backend); composed runs every
 // operation as a separate tensor op (Note [Fused and composed]), only for the
 // presets that allow it. The presets are one per family of update forms:
 // pytorch (Torch form, lerp and addcmul FMAs), keras2_theano (Keras 2 ε-hat

@@ -1,5 +1,5 @@
-// Optimizer step benchmarks on CUDA: the fused kernels of
-// parity/optim/cuda_kernels.cu, and composed mode where the preset allows it.
+// Optimizer step benchmarks on CUDA: the fused updates of
+// parity/cuda/optim_update.cu, and composed mode where the preset allows it.
 //
 // Names: optim_<optimizer>/<preset>/<fused|composed>/cuda/<n>, n = 1M, 10M,
 // 100M parameters. Timing: CUDA events around each step (manual time); each

@@ -66,8 +66,7 @@ if(PARITY_WITH_CUDA)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)
   find_package(CUDAToolkit REQUIRED)
   file(GLOB PARITY_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/parity/cuda/*.cu
-                                                  ${CMAKE_CURRENT_SOURCE_DIR}/parity/cuda/*.cpp
-                                                  ${CMAKE_CURRENT_SOURCE_DIR}/parity/optim/*.cu)
+                                                  ${CMAKE_CURRENT_SOURCE_DIR}/parity/cuda/*.cpp)
   list(FILTER PARITY_CUDA_SOURCES EXCLUDE REGEX "no_cuda\\.cpp$")
 
   # What the build needs at run time from the machine: the CUDA runtime is

@@ -7,16 +7,20 @@
 # repository root stays on the include path of everything that links Parity
 # (tests, benchmarks, tools, users), not of the library's own sources.
 
-# Each layer and every folder it may include (the closure of the table's "uses").
+# Each layer and every folder it may include (the closure of the table's
+# "uses"). An entry with a file name gives that file alone: the backends run
+# the optimizers' fused updates, so they see optim/'s header-only math (which
+# includes nothing of parity/ but tensor/) and nothing else of optim/.
+set(PARITY_OPTIM_MATH optim/numerics.h optim/update.h optim/launch.h)
 set(PARITY_LAYERS tensor cpu cuda autograd nn io optim train)
 set(PARITY_LAYER_USES_tensor "")
-set(PARITY_LAYER_USES_cpu tensor)
-set(PARITY_LAYER_USES_cuda tensor)
+set(PARITY_LAYER_USES_cpu tensor ${PARITY_OPTIM_MATH})
+set(PARITY_LAYER_USES_cuda tensor ${PARITY_OPTIM_MATH})
 set(PARITY_LAYER_USES_autograd tensor)
 set(PARITY_LAYER_USES_nn tensor autograd)
 set(PARITY_LAYER_USES_io tensor autograd nn)
-set(PARITY_LAYER_USES_optim tensor autograd cpu cuda)
-set(PARITY_LAYER_USES_train tensor autograd cpu cuda nn io optim)
+set(PARITY_LAYER_USES_optim tensor autograd)
+set(PARITY_LAYER_USES_train tensor autograd nn io optim)
 set(PARITY_LAYER_ROOTS ${CMAKE_BINARY_DIR}/layer-roots)
 
 # Gives each of target's sources under parity/<layer>/ its layer's include root.
@@ -28,6 +32,8 @@ function(parity_enforce_layers target)
       if(folder STREQUAL "layer")
         set(folder ${layer})
       endif()
+      get_filename_component(parent ${root}/parity/${folder} DIRECTORY)
+      file(MAKE_DIRECTORY ${parent})
       if(NOT EXISTS ${root}/parity/${folder})
         file(CREATE_LINK ${CMAKE_SOURCE_DIR}/parity/${folder} ${root}/parity/${folder} SYMBOLIC)
       endif()

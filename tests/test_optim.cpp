@@ -13,7 +13,8 @@
 #include <vector>
 
 #include "parity/autograd/node.h"
-#include "parity/optim/kernels.h"
+#include "parity/optim/launch.h"
+#include "parity/tensor/cpu_features.h"
 #include "parity/optim/scalars.h"
 
 using namespace parity;
@@ -467,7 +468,7 @@ TEST(Optim, FusedAndComposedAgreeBitForBitWithoutFmaSites) {
 // The AVX2 and the scalar CPU paths give the same bits for every preset, on a
 // tensor that spans several parallel chunks and ends in a partial pack.
 TEST(Optim, SimdAndScalarPathsAgree) {
-  if (!kernel::avx2_available()) GTEST_SKIP() << "this CPU has no AVX2/FMA: only the scalar path exists";
+  if (!cpu_has_avx2_fma()) GTEST_SKIP() << "this CPU has no AVX2/FMA: only the scalar path exists";
   for (const Preset* preset : presets::all()) {
     for (Kind kind : {Kind::Adam, Kind::Adadelta, Kind::SgdNesterov}) {
       if (!has(*preset, kind)) continue;

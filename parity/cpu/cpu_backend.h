@@ -30,6 +30,9 @@ class CpuBackend final : public Backend {
   void pool2d_forward(const Pool2dArgs& args, const void* x, void* y) override;  // parity/cpu/pool.cpp
   void pool2d_backward(const Pool2dArgs& args, const void* x, const void* y, const void* dy,
                        void* dx) override;
+  void adam_update(const optim::kernel::AdamLaunch& launch) override;  // parity/cpu/optim_update.cpp
+  void adadelta_update(const optim::kernel::AdadeltaLaunch& launch) override;
+  void sgd_update(const optim::kernel::SgdLaunch& launch) override;
   void copy_to_host(void* host_dst, const void* src, std::size_t nbytes, int device_index) override;
   void copy_from_host(void* dst, const void* host_src, std::size_t nbytes, int device_index) override;
   void synchronize(int) override {}

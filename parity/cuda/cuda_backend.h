@@ -8,6 +8,7 @@
 //   reduce_sum.cu, reduce_extreme.cu                    fixed-order reductions (reduce.cuh)
 //   gemm.cpp                                            cuBLAS
 //   random.cu                                           Philox on the device
+//   optim_update.cu                                     the optimizers' fused updates (launch_indexed)
 //   cuda_backend.cpp                                    copies, synchronization, allocators
 #pragma once
 
@@ -40,6 +41,9 @@ class CudaBackend final : public Backend {
   void pool2d_forward(const Pool2dArgs& args, const void* x, void* y) override;  // parity/cuda/pool.cpp
   void pool2d_backward(const Pool2dArgs& args, const void* x, const void* y, const void* dy,
                        void* dx) override;
+  void adam_update(const optim::kernel::AdamLaunch& launch) override;  // parity/cuda/optim_update.cu
+  void adadelta_update(const optim::kernel::AdadeltaLaunch& launch) override;
+  void sgd_update(const optim::kernel::SgdLaunch& launch) override;
   void copy_to_host(void* host_dst, const void* src, std::size_t nbytes, int device_index) override;
   void copy_from_host(void* dst, const void* host_src, std::size_t nbytes, int device_index) override;
   void synchronize(int device_index) override;

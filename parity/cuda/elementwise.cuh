@@ -132,6 +132,12 @@ void launch_strided(const ElementwiseIter& it, const F& f, int device, cudaStrea
   PARITY_CUDA_LAUNCH_CHECK();
 }
 
+template <typename F>
+__global__ void __launch_bounds__(kThreads) indexed_kernel(F f, std::int64_t n) {
+  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * kThreads;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += step) f(i);
+}
+
 inline bool aligned_to(const void* p, std::size_t bytes) {
   return reinterpret_cast<std::uintptr_t>(p) % bytes == 0;
 }
@@ -164,6 +170,19 @@ void launch_elementwise(const ElementwiseIter& it, const F& f) {
   } else {
     ed::launch_strided<std::int32_t, Out, In...>(it, f, device, stream);
   }
+}
+
+// f(i) for every i in [0, n) on `device`, on this thread's current stream for
+// it: the grid-stride launch of the kernels that write several outputs per
+// element (the optimizers' fused updates, parity/cuda/optim_update.cu).
+template <typename F>
+void launch_indexed(int device, std::int64_t n, const F& f) {
+  namespace ed = elementwise_detail;
+  if (n == 0) return;
+  DeviceGuard guard(device);
+  const unsigned grid = grid_for(device, n, ed::kThreads);
+  ed::indexed_kernel<F><<<grid, ed::kThreads, 0, stream_for(device)>>>(f, n);
+  PARITY_CUDA_LAUNCH_CHECK();
 }
 
 }  // namespace parity::cuda

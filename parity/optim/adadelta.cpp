@@ -3,7 +3,9 @@
 #include "parity/optim/composed.h"
 #include "parity/optim/detail.h"
 #include "parity/optim/hyper_fields.h"
-#include "parity/optim/kernels.h"
+#include "parity/optim/launch.h"
+#include "parity/tensor/backend.h"
+#include "parity/tensor/cpu_features.h"
 
 namespace parity::optim {
 
@@ -55,7 +57,7 @@ void resolve_cpu_forms(Preset& p) {
   bool resolved = false;
   for (AdadeltaElementwise* k : {&p.adadelta.body, &p.adadelta.tail}) {
     if (k->rsqrt != RsqrtMode::XlaCpu) continue;
-    k->rsqrt = kernel::avx512f_available() ? RsqrtMode::XlaTwoStep : RsqrtMode::EigenAvxFma;
+    k->rsqrt = cpu_has_avx512f() ? RsqrtMode::XlaTwoStep : RsqrtMode::EigenAvxFma;
     resolved = true;
   }
   if (resolved) {
@@ -127,7 +129,7 @@ void Adadelta::check_runnable(Device device, Execution execution) const {
   const bool estimate = uses_estimate(n.body) || (n.vec_width > 0 && uses_estimate(n.tail));
   if (estimate) {
     PARITY_CHECK(
-        device.is_cpu() && kernel::avx2_available(), "Adadelta: preset '", preset_.name,
+        device.is_cpu() && cpu_has_avx2_fma(), "Adadelta: preset '", preset_.name,
         "' uses the x86 CPU's rsqrt estimate (RsqrtMode::EigenAvx*), which exists only on an x86 CPU "
         "with AVX2; this parameter is on ",
         device);
@@ -184,8 +186,8 @@ void Adadelta::update(std::size_t group, const Tensor& param, const Tensor& grad
     l.body = body;
     l.tail = tail;
     l.s = s;
-    detail::run_fused("Adadelta", param.device(), l, kernel::adadelta_cpu,
-                      PARITY_OPTIM_CUDA_KERNEL(kernel::adadelta_cuda));
+    l.cpu_simd = cpu_simd();
+    backend_for(param.device(), "Adadelta").adadelta_update(l);
   } else {
     composed::adadelta(p.tensor(), g, a, d, body_end, body, tail, s);
   }

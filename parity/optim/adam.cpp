@@ -3,7 +3,8 @@
 #include "parity/optim/composed.h"
 #include "parity/optim/detail.h"
 #include "parity/optim/hyper_fields.h"
-#include "parity/optim/kernels.h"
+#include "parity/optim/launch.h"
+#include "parity/tensor/backend.h"
 
 namespace parity::optim {
 
@@ -191,8 +192,8 @@ void Adam::update(std::size_t group, const Tensor& param, const Tensor& grad, Pa
     l.body = n.body;
     l.tail = n.tail;
     l.s = s;
-    detail::run_fused("Adam", param.device(), l, kernel::adam_cpu,
-                      PARITY_OPTIM_CUDA_KERNEL(kernel::adam_cuda));
+    l.cpu_simd = cpu_simd();
+    backend_for(param.device(), "Adam").adam_update(l);
   } else {
     composed::adam(p.tensor(), g, m, v, vmax, body_end, n.body, n.tail, s);
   }

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <type_traits>
 
 #include "parity/optim/numerics.h"
 #include "parity/tensor/device.h"
@@ -37,25 +36,4 @@ inline Tensor zeros_like_param(const Tensor& param) {
   return zeros(param.shape(), {.dtype = kFloat32, .device = param.device()});
 }
 
-// Runs a fused update on the parameter's device: cpu(launch), or cuda(launch)
-// where the build has the CUDA backend (PARITY_OPTIM_CUDA_KERNEL names the
-// kernel there and is null elsewhere, where it does not exist to link).
-template <typename Launch>
-void run_fused(const char* optimizer, Device device, const Launch& launch,
-               std::type_identity_t<void (*)(const Launch&)> cpu,
-               std::type_identity_t<void (*)(const Launch&)> cuda) {
-  if (device.is_cpu()) {
-    cpu(launch);
-    return;
-  }
-  PARITY_CHECK(cuda != nullptr, optimizer, ": a ", device, " parameter, but this build has no CUDA backend");
-  cuda(launch);
-}
-
 }  // namespace parity::optim::detail
-
-#if PARITY_WITH_CUDA
-#define PARITY_OPTIM_CUDA_KERNEL(kernel) (kernel)
-#else
-#define PARITY_OPTIM_CUDA_KERNEL(kernel) nullptr
-#endif

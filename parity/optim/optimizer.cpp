@@ -1,5 +1,6 @@
 #include "parity/optim/optimizer.h"
 
+#include <atomic>
 #include <cmath>
 #include <set>
 #include <utility>
@@ -9,6 +10,13 @@
 #include "parity/tensor/factories.h"
 
 namespace parity::optim {
+
+namespace {
+std::atomic<bool> g_cpu_simd{true};
+}  // namespace
+
+void set_cpu_simd(bool enabled) { g_cpu_simd.store(enabled, std::memory_order_relaxed); }
+bool cpu_simd() { return g_cpu_simd.load(std::memory_order_relaxed); }
 
 void check_nonnegative(const char* optimizer, const char* name, double value) {
   PARITY_CHECK(std::isfinite(value) && value >= 0.0, optimizer, ": ", name,

@@ -19,7 +19,7 @@
 //   of; a custom preset is a Preset with its knobs changed.
 //
 // Note [Fused and composed]: Execution::Fused (the default) runs one kernel per
-// parameter tensor (parity/optim/kernels.h). Execution::Composed runs the same functor
+// parameter tensor (parity/optim/launch.h, run by the backend). Execution::Composed runs the same functor
 // with every operation a separate tensor op (parity::add, mul, div, sqrt, ...):
 // slower, but built from the library's public ops. A preset with a fused
 // multiply-add site or a hardware rsqrt estimate cannot be written as separate

@@ -3,7 +3,8 @@
 #include "parity/optim/composed.h"
 #include "parity/optim/detail.h"
 #include "parity/optim/hyper_fields.h"
-#include "parity/optim/kernels.h"
+#include "parity/optim/launch.h"
+#include "parity/tensor/backend.h"
 
 namespace parity::optim {
 
@@ -135,7 +136,8 @@ void SGD::update(std::size_t group, const Tensor& param, const Tensor& grad, Par
     l.body = n.body;
     l.tail = n.tail;
     l.s = s;
-    detail::run_fused("SGD", param.device(), l, kernel::sgd_cpu, PARITY_OPTIM_CUDA_KERNEL(kernel::sgd_cuda));
+    l.cpu_simd = cpu_simd();
+    backend_for(param.device(), "SGD").sgd_update(l);
   } else {
     composed::sgd(p.tensor(), g, buf, body_end, n.body, n.tail, s);
   }

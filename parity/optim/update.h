@@ -1,9 +1,9 @@
 // The update functors: the math of one optimizer step for one element, written
 // once (Note [One formula, two backends]) and instantiated three ways:
 //
-//   - ScalarArith (float, this file): the CUDA kernel (parity/optim/cuda_kernels.cu) and
-//     the CPU fallback loop (parity/optim/cpu_kernels.cpp);
-//   - an 8-lane AVX2 pack (parity/optim/cpu_kernels_avx2.cpp): the CPU fast path. Every
+//   - ScalarArith (float, this file): the CUDA backend's update (parity/cuda/optim_update.cu)
+//     and the CPU's fallback loop (parity/cpu/optim_update.cpp);
+//   - an 8-lane AVX2 pack (parity/cpu/optim_update_avx2.cpp): the CPU fast path. Every
 //     pack operation is the same correctly rounded IEEE operation per lane
 //     (vaddps, vmulps, vdivps, vsqrtps, vfmadd), so it gives the scalar path's bits;
 //   - tensors (parity/optim/composed.cpp): composed mode, each operation a tensor op.

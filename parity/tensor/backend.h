@@ -21,6 +21,14 @@
 
 namespace parity {
 
+// The optimizers' fused updates (parity/optim/launch.h): declared only, so the
+// tensor layer does not depend on the optimizers' math.
+namespace optim::kernel {
+struct AdamLaunch;
+struct AdadeltaLaunch;
+struct SgdLaunch;
+}  // namespace optim::kernel
+
 // out[o, i] = reduce over r of in[o, r, i] for an input viewed as a dense
 // [outer, reduce, inner] block (the tensor layer arranges it so).
 struct ReduceArgs {
@@ -111,6 +119,12 @@ class Backend {
   virtual void pool2d_forward(const Pool2dArgs& args, const void* x, void* y) = 0;
   virtual void pool2d_backward(const Pool2dArgs& args, const void* x, const void* y, const void* dy,
                                void* dx) = 0;
+  // The optimizers' fused updates: one pass over a contiguous float32
+  // parameter, its gradient and its state (parity/optim/launch.h), on the
+  // device owning the parameter; enqueued, not waited for, on CUDA.
+  virtual void adam_update(const optim::kernel::AdamLaunch& launch) = 0;
+  virtual void adadelta_update(const optim::kernel::AdadeltaLaunch& launch) = 0;
+  virtual void sgd_update(const optim::kernel::SgdLaunch& launch) = 0;
   // Bytes between this backend's device and the host (dense buffers).
   virtual void copy_to_host(void* host_dst, const void* src, std::size_t nbytes, int device_index) = 0;
   virtual void copy_from_host(void* dst, const void* host_src, std::size_t nbytes, int device_index) = 0;

@@ -1,35 +1,32 @@
-// The fused optimizer step on the CPU: one pass over param, grad and state.
+// The CPU backend's fused optimizer updates (Backend::adam_update, ...): one
+// pass over param, grad and state.
 //
 // Each tensor is split into fixed chunks (parity/cpu/parallel.h); a chunk runs the
-// AVX2 path (parity/optim/cpu_kernels_avx2.cpp) when the CPU has AVX2 and FMA, else
+// AVX2 path (parity/cpu/optim_update_avx2.cpp) when the CPU has AVX2 and FMA, else
 // the scalar loop below. Both instantiate the same functor of parity/optim/update.h
 // with correctly rounded operations only, so they give the same bits
 // (Note [One formula, two backends]); chunking cannot change results either,
 // because the update is elementwise.
-#include <atomic>
-
+#include "parity/cpu/cpu_backend.h"
+#include "parity/cpu/optim_update_avx2.h"
 #include "parity/cpu/parallel.h"
-#include "parity/optim/kernels.h"
+#include "parity/optim/launch.h"
+#include "parity/tensor/cpu_features.h"
 
-namespace parity::optim {
+namespace parity::cpu {
 
-namespace {
-std::atomic<bool> g_cpu_simd{true};
-}  // namespace
-
-void set_cpu_simd(bool enabled) { g_cpu_simd.store(enabled, std::memory_order_relaxed); }
-bool cpu_simd() { return g_cpu_simd.load(std::memory_order_relaxed); }
-
-}  // namespace parity::optim
-
-namespace parity::optim::kernel {
+using namespace optim;
+using namespace optim::kernel;
 
 namespace {
 
 // Grain of the parallel loop: large enough that a chunk streams a few hundred KiB.
 constexpr std::int64_t kGrain = std::int64_t{1} << 16;
 
-bool use_simd() { return cpu_simd() && avx2_available(); }
+template <class Launch>
+bool use_simd(const Launch& l) {
+  return l.cpu_simd && cpu_has_avx2_fma();
+}
 
 // Runs body(k, begin, end) over [begin, end) split at the launch's body_end.
 template <class Launch, class Fn>
@@ -77,9 +74,9 @@ void sgd_scalar(const SgdLaunch& l, const SgdElementwise& k, std::int64_t begin,
 
 }  // namespace
 
-void adam_cpu(const AdamLaunch& l) {
-  const bool simd = use_simd();
-  cpu::parallel_for(l.n, kGrain, [&](std::int64_t begin, std::int64_t end) {
+void CpuBackend::adam_update(const AdamLaunch& l) {
+  const bool simd = use_simd(l);
+  parallel_for(l.n, kGrain, [&](std::int64_t begin, std::int64_t end) {
     for_parts(l, begin, end, [&](const AdamElementwise& k, std::int64_t b, std::int64_t e) {
       if (simd && adam_avx2(l, k, b, e)) return;
       if (k.ftz)
@@ -90,9 +87,9 @@ void adam_cpu(const AdamLaunch& l) {
   });
 }
 
-void adadelta_cpu(const AdadeltaLaunch& l) {
-  const bool simd = use_simd();
-  cpu::parallel_for(l.n, kGrain, [&](std::int64_t begin, std::int64_t end) {
+void CpuBackend::adadelta_update(const AdadeltaLaunch& l) {
+  const bool simd = use_simd(l);
+  parallel_for(l.n, kGrain, [&](std::int64_t begin, std::int64_t end) {
     for_parts(l, begin, end, [&](const AdadeltaElementwise& k, std::int64_t b, std::int64_t e) {
       if (simd && adadelta_avx2(l, k, b, e)) return;
       if (k.ftz)
@@ -103,9 +100,9 @@ void adadelta_cpu(const AdadeltaLaunch& l) {
   });
 }
 
-void sgd_cpu(const SgdLaunch& l) {
-  const bool simd = use_simd();
-  cpu::parallel_for(l.n, kGrain, [&](std::int64_t begin, std::int64_t end) {
+void CpuBackend::sgd_update(const SgdLaunch& l) {
+  const bool simd = use_simd(l);
+  parallel_for(l.n, kGrain, [&](std::int64_t begin, std::int64_t end) {
     for_parts(l, begin, end, [&](const SgdElementwise& k, std::int64_t b, std::int64_t e) {
       if (simd && sgd_avx2(l, k, b, e)) return;
       if (k.ftz)
@@ -116,4 +113,4 @@ void sgd_cpu(const SgdLaunch& l) {
   });
 }
 
-}  // namespace parity::optim::kernel
+}  // namespace parity::cpu

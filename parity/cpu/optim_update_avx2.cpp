@@ -1,5 +1,5 @@
-// The CPU optimizer kernels' AVX2 path: the functors of parity/optim/update.h
-// instantiated with an 8-lane float pack.
+// The CPU's fused optimizer updates, AVX2 path: the functors of
+// parity/optim/update.h instantiated with an 8-lane float pack.
 //
 // Every pack operation is one correctly rounded IEEE operation per lane
 // (vaddps, vsubps, vmulps, vdivps, vsqrtps, vfmadd231ps: round to nearest, the
@@ -11,7 +11,8 @@
 // Only this file is compiled for AVX2+FMA (a target pragma around the functors,
 // not a global -mavx2), and its pack types live in an anonymous namespace, so no
 // AVX2 code can leak into inline functions shared with the rest of the library;
-// avx2_available() checks the running CPU before any of it is called.
+// cpu_has_avx2_fma() (parity/tensor/cpu_features.h) checks the running CPU
+// before any of it is called.
 #include <immintrin.h>
 
 #include <cmath>
@@ -22,24 +23,6 @@
 #include "parity/tensor/macros.h"
 #include "parity/tensor/rounding.h"
 
-namespace parity::optim::kernel {
-bool avx2_available() {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return available;
-#else
-  return false;
-#endif
-}
-bool avx512f_available() {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  static const bool available = __builtin_cpu_supports("avx512f");
-  return available;
-#else
-  return false;
-#endif
-}
-}  // namespace parity::optim::kernel
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
@@ -52,9 +35,12 @@ bool avx512f_available() {
 #define PARITY_OPTIM_AVX2 0
 #endif
 
-#include "parity/optim/kernels.h"
+#include "parity/cpu/optim_update_avx2.h"
 
-namespace parity::optim::kernel {
+namespace parity::cpu {
+
+using namespace optim;          // the knobs (numerics.h)
+using namespace optim::kernel;  // the launches and functors (launch.h, update.h)
 
 #if PARITY_OPTIM_AVX2
 
@@ -252,7 +238,7 @@ bool sgd_avx2(const SgdLaunch&, const SgdElementwise&, std::int64_t, std::int64_
 
 #endif
 
-}  // namespace parity::optim::kernel
+}  // namespace parity::cpu
 
 #if PARITY_OPTIM_AVX2 && defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
