@@ -23,11 +23,6 @@ namespace {
 // Grain of the parallel loop: large enough that a chunk streams a few hundred KiB.
 constexpr std::int64_t kGrain = std::int64_t{1} << 16;
 
-template <class Launch>
-bool use_simd(const Launch& l) {
-  return l.cpu_simd && cpu_has_avx2_fma();
-}
-
 // Runs body(k, begin, end) over [begin, end) split at the launch's body_end.
 template <class Launch, class Fn>
 void for_parts(const Launch& l, std::int64_t begin, std::int64_t end, const Fn& fn) {
@@ -36,81 +31,28 @@ void for_parts(const Launch& l, std::int64_t begin, std::int64_t end, const Fn& 
   if (cut < end) fn(l.tail, cut, end);
 }
 
-template <class A>
-void adam_scalar(const AdamLaunch& l, const AdamElementwise& k, std::int64_t begin, std::int64_t end) {
-  for (std::int64_t i = begin; i < end; ++i) {
-    float p = l.p[i], m = l.m[i], v = l.v[i];
-    float vmax = l.vmax != nullptr ? l.vmax[i] : 0.0f;
-    adam_element<A>(k, l.s, p, l.g[i], m, v, vmax);
-    l.p[i] = p;
-    l.m[i] = m;
-    l.v[i] = v;
-    if (l.vmax != nullptr) l.vmax[i] = vmax;
-  }
+// The scalar loop over [begin, end) with one set of knobs.
+template <class Launch, class Knobs>
+void scalar_loop(const Launch& l, const Knobs& k, std::int64_t begin, std::int64_t end) {
+  for (std::int64_t i = begin; i < end; ++i) update_element(l, k, i);
 }
 
-template <class A>
-void adadelta_scalar(const AdadeltaLaunch& l, const AdadeltaElementwise& k, std::int64_t begin,
-                     std::int64_t end) {
-  for (std::int64_t i = begin; i < end; ++i) {
-    float p = l.p[i], a = l.a[i], d = l.d[i];
-    adadelta_element<A>(k, l.s, p, l.g[i], a, d);
-    l.p[i] = p;
-    l.a[i] = a;
-    l.d[i] = d;
-  }
-}
-
-template <class A>
-void sgd_scalar(const SgdLaunch& l, const SgdElementwise& k, std::int64_t begin, std::int64_t end) {
-  for (std::int64_t i = begin; i < end; ++i) {
-    float p = l.p[i];
-    float buf = l.buf != nullptr ? l.buf[i] : 0.0f;
-    sgd_element<A>(k, l.s, p, l.g[i], buf);
-    l.p[i] = p;
-    if (l.buf != nullptr) l.buf[i] = buf;
-  }
+// Fixed chunks in parallel; each part of a chunk through avx2 when it may, else the scalar loop.
+template <class Launch, class Avx2>
+void run(const Launch& l, Avx2 avx2) {
+  const bool simd = l.cpu_simd && cpu_has_avx2_fma();
+  parallel_for(l.n, kGrain, [&](std::int64_t begin, std::int64_t end) {
+    for_parts(l, begin, end, [&](const auto& k, std::int64_t b, std::int64_t e) {
+      if (simd && avx2(l, k, b, e)) return;
+      scalar_loop(l, k, b, e);
+    });
+  });
 }
 
 }  // namespace
 
-void CpuBackend::adam_update(const AdamLaunch& l) {
-  const bool simd = use_simd(l);
-  parallel_for(l.n, kGrain, [&](std::int64_t begin, std::int64_t end) {
-    for_parts(l, begin, end, [&](const AdamElementwise& k, std::int64_t b, std::int64_t e) {
-      if (simd && adam_avx2(l, k, b, e)) return;
-      if (k.ftz)
-        adam_scalar<Ftz<ScalarArith>>(l, k, b, e);
-      else
-        adam_scalar<ScalarArith>(l, k, b, e);
-    });
-  });
-}
-
-void CpuBackend::adadelta_update(const AdadeltaLaunch& l) {
-  const bool simd = use_simd(l);
-  parallel_for(l.n, kGrain, [&](std::int64_t begin, std::int64_t end) {
-    for_parts(l, begin, end, [&](const AdadeltaElementwise& k, std::int64_t b, std::int64_t e) {
-      if (simd && adadelta_avx2(l, k, b, e)) return;
-      if (k.ftz)
-        adadelta_scalar<Ftz<ScalarArith>>(l, k, b, e);
-      else
-        adadelta_scalar<ScalarArith>(l, k, b, e);
-    });
-  });
-}
-
-void CpuBackend::sgd_update(const SgdLaunch& l) {
-  const bool simd = use_simd(l);
-  parallel_for(l.n, kGrain, [&](std::int64_t begin, std::int64_t end) {
-    for_parts(l, begin, end, [&](const SgdElementwise& k, std::int64_t b, std::int64_t e) {
-      if (simd && sgd_avx2(l, k, b, e)) return;
-      if (k.ftz)
-        sgd_scalar<Ftz<ScalarArith>>(l, k, b, e);
-      else
-        sgd_scalar<ScalarArith>(l, k, b, e);
-    });
-  });
-}
+void CpuBackend::adam_update(const AdamLaunch& l) { run(l, adam_avx2); }
+void CpuBackend::adadelta_update(const AdadeltaLaunch& l) { run(l, adadelta_avx2); }
+void CpuBackend::sgd_update(const SgdLaunch& l) { run(l, sgd_avx2); }
 
 }  // namespace parity::cpu

@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "parity/optim/update.h"
+#include "parity/tensor/macros.h"
 
 namespace parity::optim::kernel {
 
@@ -54,5 +55,56 @@ struct SgdLaunch {
   SgdScalars s;
   bool cpu_simd = true;
 };
+
+// Element i of an update with the knobs k (the launch's body or tail): load,
+// the functor, store. The CPU's scalar loop and each CUDA thread run this one
+// definition; the float arithmetic flushes subnormals when k.ftz.
+template <class A>
+PARITY_INLINE void adam_at(const AdamLaunch& l, const AdamElementwise& k, std::int64_t i) {
+  float p = l.p[i], m = l.m[i], v = l.v[i];
+  float vmax = l.vmax != nullptr ? l.vmax[i] : 0.0f;
+  adam_element<A>(k, l.s, p, l.g[i], m, v, vmax);
+  l.p[i] = p;
+  l.m[i] = m;
+  l.v[i] = v;
+  if (l.vmax != nullptr) l.vmax[i] = vmax;
+}
+
+template <class A>
+PARITY_INLINE void adadelta_at(const AdadeltaLaunch& l, const AdadeltaElementwise& k, std::int64_t i) {
+  float p = l.p[i], a = l.a[i], d = l.d[i];
+  adadelta_element<A>(k, l.s, p, l.g[i], a, d);
+  l.p[i] = p;
+  l.a[i] = a;
+  l.d[i] = d;
+}
+
+template <class A>
+PARITY_INLINE void sgd_at(const SgdLaunch& l, const SgdElementwise& k, std::int64_t i) {
+  float p = l.p[i];
+  float buf = l.buf != nullptr ? l.buf[i] : 0.0f;
+  sgd_element<A>(k, l.s, p, l.g[i], buf);
+  l.p[i] = p;
+  if (l.buf != nullptr) l.buf[i] = buf;
+}
+
+PARITY_INLINE void update_element(const AdamLaunch& l, const AdamElementwise& k, std::int64_t i) {
+  if (k.ftz)
+    adam_at<Ftz<ScalarArith>>(l, k, i);
+  else
+    adam_at<ScalarArith>(l, k, i);
+}
+PARITY_INLINE void update_element(const AdadeltaLaunch& l, const AdadeltaElementwise& k, std::int64_t i) {
+  if (k.ftz)
+    adadelta_at<Ftz<ScalarArith>>(l, k, i);
+  else
+    adadelta_at<ScalarArith>(l, k, i);
+}
+PARITY_INLINE void update_element(const SgdLaunch& l, const SgdElementwise& k, std::int64_t i) {
+  if (k.ftz)
+    sgd_at<Ftz<ScalarArith>>(l, k, i);
+  else
+    sgd_at<ScalarArith>(l, k, i);
+}
 
 }  // namespace parity::optim::kernel
