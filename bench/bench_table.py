@@ -10,7 +10,7 @@ repetitions when there are several. Rates are decimal: 1 GB/s = 1e9 bytes/s.
 
 Each elementwise op and sum is compared with the STREAM-like kernel of the same
 access pattern on the same device: add/mul (two reads, one write) with triad,
-relu (one read, one write) with copy, sum (one read) with read.
+relu, exp, tanh, softplus (one read, one write) with copy, sum (one read) with read.
 """
 import argparse
 import json
@@ -18,7 +18,8 @@ import os
 import platform
 import sys
 
-STREAM_REF = {"add": "triad", "mul": "triad", "relu": "copy", "sum": "read"}
+STREAM_REF = {"add": "triad", "mul": "triad", "relu": "copy", "exp": "copy", "tanh": "copy",
+              "softplus": "copy", "sum": "read"}
 UNIT_S = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 

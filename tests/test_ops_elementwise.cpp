@@ -14,9 +14,10 @@
 // - rsqrt is defined as 1/sqrt(x), two roundings: exact in float64 (the
 //   reference does the same two float64 operations), 1 ulp in float32 (the
 //   reference rounds once, from float64).
-// - exp, log, tanh, sigmoid: 4 ulp. They call the platform's libm (glibc on the
-//   CPU, CUDA's math library on the GPU), documented to within 1-2 ulp; sigmoid
-//   adds two rounded operations after exp.
+// - exp, log, tanh, sigmoid, softplus: 4 ulp. They call the platform's libm
+//   (glibc on the CPU, CUDA's math library on the GPU), documented to within 1-2
+//   ulp; sigmoid adds two rounded operations after exp, softplus one addition
+//   after exp and log1p.
 // - pow: 8 ulp in float32, 4 in float64: powf's error grows with |y log x|, and
 //   the device's powf is the least accurate of these functions.
 // Integer ops are exact, with the wrap-around of C++ unsigned arithmetic for
@@ -124,6 +125,8 @@ std::vector<UnaryCase> unary_cases() {
       {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, ref_sigmoid, floats, signed_values(-30, 30), 4, 4},
       {"tanh", [](const Tensor& x) { return tanh(x); }, [](double x) { return std::tanh(x); }, floats,
        signed_values(-6, 6), 4, 4},
+      {"softplus", [](const Tensor& x) { return softplus(x); }, [](double x) { return std::log1p(std::exp(x)); },
+       floats, signed_values(-40, 40), 4, 4},
   };
 }
 

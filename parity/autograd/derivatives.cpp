@@ -168,6 +168,8 @@ constexpr Rule unary_rule(UnaryOp op) {
               }};
     case UnaryOp::Tanh:
       return {{.output = Reads::Always}, [](N n, T g) -> Grads { return {mul(g, sub(1, square(n.out())))}; }};
+    case UnaryOp::Softplus:  // d/dx log(1 + exp(x)) = sigmoid(x)
+      return {{.input0 = Reads::Always}, [](N n, T g) -> Grads { return {mul(g, sigmoid(n.in(0)))}; }};
     case UnaryOp::kCount:
       break;
   }

@@ -4,7 +4,7 @@
 // of its op. The CPU loop (parity/cpu/elementwise.h) and the CUDA launcher
 // (parity/cuda/elementwise.cuh) instantiate the same functor, so the backends cannot
 // drift apart. add/sub/mul/div/sqrt are single IEEE operations and give the same
-// bits on both; exp, log, tanh, pow call each platform's libm and may differ in
+// bits on both; exp, log, log1p, tanh, pow call each platform's libm and may differ in
 // the last place.
 //
 // Traits on each functor say which dtypes it accepts; the tensor layer checks
@@ -40,6 +40,8 @@ PARITY_INLINE float exp(float x) { return ::expf(x); }
 PARITY_INLINE double exp(double x) { return ::exp(x); }
 PARITY_INLINE float log(float x) { return ::logf(x); }
 PARITY_INLINE double log(double x) { return ::log(x); }
+PARITY_INLINE float log1p(float x) { return ::log1pf(x); }
+PARITY_INLINE double log1p(double x) { return ::log1p(x); }
 PARITY_INLINE float tanh(float x) { return ::tanhf(x); }
 PARITY_INLINE double tanh(double x) { return ::tanh(x); }
 PARITY_INLINE float pow(float x, float y) { return ::powf(x, y); }
@@ -51,6 +53,8 @@ PARITY_INLINE float exp(float x) { return std::exp(x); }
 PARITY_INLINE double exp(double x) { return std::exp(x); }
 PARITY_INLINE float log(float x) { return std::log(x); }
 PARITY_INLINE double log(double x) { return std::log(x); }
+PARITY_INLINE float log1p(float x) { return std::log1p(x); }
+PARITY_INLINE double log1p(double x) { return std::log1p(x); }
 PARITY_INLINE float tanh(float x) { return std::tanh(x); }
 PARITY_INLINE double tanh(double x) { return std::tanh(x); }
 PARITY_INLINE float pow(float x, float y) { return std::pow(x, y); }
@@ -93,6 +97,10 @@ PARITY_UNARY_FUNCTOR(Reciprocal, Floating, T(1) / x)
 PARITY_UNARY_FUNCTOR(Relu, Numeric, x < T(0) ? T(0) : x)
 PARITY_UNARY_FUNCTOR(Sigmoid, Floating, T(1) / (T(1) + math::exp(-x)))
 PARITY_UNARY_FUNCTOR(Tanh, Floating, math::tanh(x))
+// log(1 + exp(x)) without its overflow (exp(89) is inf in float32) or its
+// cancellation (1 + exp(-40) is 1): max(x, 0) + log1p(exp(-|x|)).
+PARITY_UNARY_FUNCTOR(Softplus, Floating,
+                     (x > T(0) ? x : T(0)) + math::log1p(math::exp(x < T(0) ? x : -x)))
 #undef PARITY_UNARY_FUNCTOR
 
 // ---- binary: (T, T) -> T, or bool for comparisons ----
@@ -173,6 +181,7 @@ PARITY_HOST_DEVICE constexpr decltype(auto) visit(UnaryOp op, Fn&& fn) {
     case UnaryOp::Relu: return fn(Relu{});
     case UnaryOp::Sigmoid: return fn(Sigmoid{});
     case UnaryOp::Tanh: return fn(Tanh{});
+    case UnaryOp::Softplus: return fn(Softplus{});
     case UnaryOp::kCount: break;
   }
   return fn(Neg{});  // unreachable: the tensor layer validated op

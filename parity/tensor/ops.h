@@ -28,6 +28,8 @@ inline Tensor reciprocal(const Tensor& x) { return unary(UnaryOp::Reciprocal, x)
 inline Tensor relu(const Tensor& x) { return unary(UnaryOp::Relu, x); }
 inline Tensor sigmoid(const Tensor& x) { return unary(UnaryOp::Sigmoid, x); }
 inline Tensor tanh(const Tensor& x) { return unary(UnaryOp::Tanh, x); }
+// log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|)): finite for every finite x.
+inline Tensor softplus(const Tensor& x) { return unary(UnaryOp::Softplus, x); }
 
 // ---- binary ----
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
