@@ -222,6 +222,18 @@ TEST(OptimCuda, EstimatePresetsAreRefusedOnCuda) {
   EXPECT_THROW(Adadelta({p}, {}, presets::tf_raw), Error);
 }
 
+// A group refused when it is added leaves the optimizer as it was: before, the
+// group was kept without its hyper-parameters, and lr(1) read past their end.
+TEST(OptimCuda, ARefusedGroupLeavesTheOptimizerAsItWas) {
+  SKIP_WITHOUT_GPU();
+  const Tensor cpu_param = zeros({4}).requires_grad_();
+  const Tensor cuda_param = zeros({4}, {.device = Device::cuda()}).requires_grad_();
+  Adadelta opt({cpu_param}, {}, presets::tf_raw);
+  EXPECT_THROW(opt.add_param_group({cuda_param}), Error);
+  EXPECT_EQ(opt.num_groups(), 1u);
+  EXPECT_THROW(opt.lr(1), Error);
+}
+
 // Runs everywhere: without a GPU the CUDA device is refused with a clear error.
 TEST(OptimCuda, WithoutAGpuCudaParametersCannotBeMade) {
   if (have_gpu()) GTEST_SKIP() << "a GPU is present";

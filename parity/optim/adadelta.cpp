@@ -47,6 +47,15 @@ void check(const AdadeltaHyper& h, double decay) {
   check_nonnegative("Adadelta", "decay", decay);
 }
 
+constexpr std::array<HyperField<AdadeltaHyper>, 6> kAdadeltaFields = {{
+    {"lr", &AdadeltaHyper::lr, nullptr, false},
+    {"has_lr", nullptr, &AdadeltaHyper::has_lr, true},
+    {"rho", &AdadeltaHyper::rho, nullptr, true},
+    {"eps", &AdadeltaHyper::eps, nullptr, true},
+    {"weight_decay", &AdadeltaHyper::weight_decay, nullptr, true},
+    {"decoupled_weight_decay", nullptr, &AdadeltaHyper::decoupled, true},
+}};
+
 }  // namespace
 
 bool has_fma_site(const AdadeltaElementwise& k) { return fma_site(k, true); }
@@ -72,13 +81,14 @@ void validate(const AdadeltaNumerics& n, const char* name) {
 }
 
 Adadelta::Adadelta(std::vector<Tensor> params, AdadeltaOptions options, const Preset& preset)
-    : Optimizer("Adadelta", preset) {
+    : GroupedOptimizer("Adadelta", preset, kAdadeltaFields, check) {
   resolve_cpu_forms(preset_);
   validate(preset_.adadelta, preset_.name.c_str());
   add_param_group(std::move(params), options);
 }
 
-Adadelta::Adadelta(std::vector<AdadeltaGroup> groups, const Preset& preset) : Optimizer("Adadelta", preset) {
+Adadelta::Adadelta(std::vector<AdadeltaGroup> groups, const Preset& preset)
+    : GroupedOptimizer("Adadelta", preset, kAdadeltaFields, check) {
   resolve_cpu_forms(preset_);
   validate(preset_.adadelta, preset_.name.c_str());
   PARITY_CHECK(!groups.empty(), "Adadelta: no parameter groups");
@@ -87,41 +97,12 @@ Adadelta::Adadelta(std::vector<AdadeltaGroup> groups, const Preset& preset) : Op
 
 std::size_t Adadelta::add_param_group(std::vector<Tensor> params, AdadeltaOptions options) {
   const AdadeltaHyper h = resolve(options, preset_);
-  check(h, options.decay);
-  const std::size_t gi = add_group(std::move(params));
-  for (const Tensor& p : groups_[gi].params) check_runnable(p.device(), execution());
-  hyper_.push_back(h);
-  decay_.push_back(options.decay);
-  return gi;
-}
-
-const AdadeltaHyper& Adadelta::hyper(std::size_t group) const {
-  params(group);
-  return hyper_[group];
-}
-
-namespace {
-constexpr std::array<HyperField<AdadeltaHyper>, 6> kAdadeltaFields = {{
-    {"lr", &AdadeltaHyper::lr, nullptr, false},
-    {"has_lr", nullptr, &AdadeltaHyper::has_lr, true},
-    {"rho", &AdadeltaHyper::rho, nullptr, true},
-    {"eps", &AdadeltaHyper::eps, nullptr, true},
-    {"weight_decay", &AdadeltaHyper::weight_decay, nullptr, true},
-    {"decoupled_weight_decay", nullptr, &AdadeltaHyper::decoupled, true},
-}};
-}  // namespace
-
-std::map<std::string, double> Adadelta::hparams(std::size_t group) const {
-  return report_hyper(kAdadeltaFields, hyper_[group], decay_[group]);
-}
-
-void Adadelta::set_hparams(std::size_t group, const std::map<std::string, double>& values) {
-  AdadeltaHyper h = hyper_[group];
-  double decay = decay_[group];
-  assign_hyper(kAdadeltaFields, "Adadelta", values, h, decay);
-  check(h, decay);
-  hyper_[group] = h;
-  decay_[group] = decay;
+  // Before the group is added, so a refused group leaves the optimizer as it was
+  // (an undefined tensor is refused by add_group, naming it).
+  for (const Tensor& p : params) {
+    if (p.defined()) check_runnable(p.device(), execution());
+  }
+  return add_checked_group(std::move(params), h, options.decay);
 }
 
 void Adadelta::check_runnable(Device device, Execution execution) const {

@@ -10,7 +10,7 @@
 #include <optional>
 #include <vector>
 
-#include "parity/optim/optimizer.h"
+#include "parity/optim/grouped.h"
 #include "parity/optim/presets.h"
 #include "parity/optim/scalars.h"
 
@@ -28,31 +28,23 @@ struct AdadeltaGroup {
   AdadeltaOptions options;
 };
 
-class Adadelta : public Optimizer {
+class Adadelta : public GroupedOptimizer<AdadeltaHyper> {
  public:
   explicit Adadelta(std::vector<Tensor> params, AdadeltaOptions options = {},
                     const Preset& preset = presets::pytorch);
   explicit Adadelta(std::vector<AdadeltaGroup> groups, const Preset& preset = presets::pytorch);
 
   std::size_t add_param_group(std::vector<Tensor> params, AdadeltaOptions options = {});
-  const AdadeltaHyper& hyper(std::size_t group) const;
 
  protected:
   void init_state(std::size_t group, const Tensor& param, ParamState& state) override;
   void update(std::size_t group, const Tensor& param, const Tensor& grad, ParamState& state,
               double lr) override;
-  double base_lr(std::size_t group) const override { return hyper_[group].lr; }
   void set_base_lr(std::size_t group, double lr) override {
     hyper_[group].lr = lr;
     hyper_[group].has_lr = true;
   }
-  std::map<std::string, double> hparams(std::size_t group) const override;
-  void set_hparams(std::size_t group, const std::map<std::string, double>& values) override;
   void check_runnable(Device device, Execution execution) const override;
-
- private:
-  std::vector<AdadeltaHyper> hyper_;
-  std::vector<double> decay_;
 };
 
 void validate(const AdadeltaNumerics& numerics, const char* preset_name);

@@ -53,6 +53,16 @@ void check(const AdamHyper& h, double decay) {
   check_nonnegative("Adam", "decay", decay);
 }
 
+constexpr std::array<HyperField<AdamHyper>, 7> kAdamFields = {{
+    {"lr", &AdamHyper::lr, nullptr, false},
+    {"beta1", &AdamHyper::beta1, nullptr, true},
+    {"beta2", &AdamHyper::beta2, nullptr, true},
+    {"eps", &AdamHyper::eps, nullptr, true},
+    {"weight_decay", &AdamHyper::weight_decay, nullptr, true},
+    {"decoupled_weight_decay", nullptr, &AdamHyper::decoupled, true},
+    {"amsgrad", nullptr, &AdamHyper::amsgrad, true},
+}};
+
 }  // namespace
 
 bool has_fma_site(const AdamElementwise& k) { return fma_site(k, true); }
@@ -70,59 +80,20 @@ void validate(const AdamNumerics& n, const char* name) {
 }
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions options, const Preset& preset)
-    : Optimizer("Adam", preset) {
+    : GroupedOptimizer("Adam", preset, kAdamFields, check) {
   validate(preset_.adam, preset_.name.c_str());
   add_param_group(std::move(params), options);
 }
 
-Adam::Adam(std::vector<AdamGroup> groups, const Preset& preset) : Optimizer("Adam", preset) {
+Adam::Adam(std::vector<AdamGroup> groups, const Preset& preset)
+    : GroupedOptimizer("Adam", preset, kAdamFields, check) {
   validate(preset_.adam, preset_.name.c_str());
   PARITY_CHECK(!groups.empty(), "Adam: no parameter groups");
   for (AdamGroup& g : groups) add_param_group(std::move(g.params), g.options);
 }
 
 std::size_t Adam::add_param_group(std::vector<Tensor> params, AdamOptions options) {
-  const AdamHyper h = resolve(options, preset_);
-  check(h, options.decay);
-  const std::size_t gi = add_group(std::move(params));
-  hyper_.push_back(h);
-  decay_.push_back(options.decay);
-  return gi;
-}
-
-const AdamHyper& Adam::hyper(std::size_t group) const {
-  params(group);
-  return hyper_[group];
-}
-
-double Adam::decay(std::size_t group) const {
-  params(group);
-  return decay_[group];
-}
-
-namespace {
-constexpr std::array<HyperField<AdamHyper>, 7> kAdamFields = {{
-    {"lr", &AdamHyper::lr, nullptr, false},
-    {"beta1", &AdamHyper::beta1, nullptr, true},
-    {"beta2", &AdamHyper::beta2, nullptr, true},
-    {"eps", &AdamHyper::eps, nullptr, true},
-    {"weight_decay", &AdamHyper::weight_decay, nullptr, true},
-    {"decoupled_weight_decay", nullptr, &AdamHyper::decoupled, true},
-    {"amsgrad", nullptr, &AdamHyper::amsgrad, true},
-}};
-}  // namespace
-
-std::map<std::string, double> Adam::hparams(std::size_t group) const {
-  return report_hyper(kAdamFields, hyper_[group], decay_[group]);
-}
-
-void Adam::set_hparams(std::size_t group, const std::map<std::string, double>& values) {
-  AdamHyper h = hyper_[group];
-  double decay = decay_[group];
-  assign_hyper(kAdamFields, "Adam", values, h, decay);
-  check(h, decay);
-  hyper_[group] = h;
-  decay_[group] = decay;
+  return add_checked_group(std::move(params), resolve(options, preset_), options.decay);
 }
 
 void Adam::check_runnable(Device device, Execution execution) const {

@@ -12,7 +12,7 @@
 #include <optional>
 #include <vector>
 
-#include "parity/optim/optimizer.h"
+#include "parity/optim/grouped.h"
 #include "parity/optim/presets.h"
 #include "parity/optim/scalars.h"
 
@@ -31,30 +31,19 @@ struct AdamGroup {
   AdamOptions options;
 };
 
-class Adam : public Optimizer {
+class Adam : public GroupedOptimizer<AdamHyper> {
  public:
   explicit Adam(std::vector<Tensor> params, AdamOptions options = {},
                 const Preset& preset = presets::pytorch);
   explicit Adam(std::vector<AdamGroup> groups, const Preset& preset = presets::pytorch);
 
   std::size_t add_param_group(std::vector<Tensor> params, AdamOptions options = {});
-  // The group's resolved hyper-parameters (defaults filled in).
-  const AdamHyper& hyper(std::size_t group) const;
-  double decay(std::size_t group) const;
 
  protected:
   void init_state(std::size_t group, const Tensor& param, ParamState& state) override;
   void update(std::size_t group, const Tensor& param, const Tensor& grad, ParamState& state,
               double lr) override;
-  double base_lr(std::size_t group) const override { return hyper_[group].lr; }
-  void set_base_lr(std::size_t group, double lr) override { hyper_[group].lr = lr; }
-  std::map<std::string, double> hparams(std::size_t group) const override;
-  void set_hparams(std::size_t group, const std::map<std::string, double>& values) override;
   void check_runnable(Device device, Execution execution) const override;
-
- private:
-  std::vector<AdamHyper> hyper_;
-  std::vector<double> decay_;
 };
 
 // Throws parity::Error when the knobs do not form a valid Adam update (e.g. a

@@ -35,26 +35,15 @@ struct TensorArith {
     return TV{tensor_op(a.t, b.t)};
   }
 
-  template <class X, class Y>
-  static TV add(X a, Y b) {
-    return binary(lift(a), lift(b), kernel::ScalarArith::add,
-                  [](auto x, auto y) { return parity::add(x, y); });
+  // One rounded binary operation: the scalar path's on two floats, the tensor op otherwise.
+  template <BinaryOp Op, class X, class Y>
+  static TV rounded(X a, Y b, float (*scalar_op)(float, float)) {
+    return binary(lift(a), lift(b), scalar_op, [](auto x, auto y) { return parity::binary(Op, x, y); });
   }
-  template <class X, class Y>
-  static TV sub(X a, Y b) {
-    return binary(lift(a), lift(b), kernel::ScalarArith::sub,
-                  [](auto x, auto y) { return parity::sub(x, y); });
-  }
-  template <class X, class Y>
-  static TV mul(X a, Y b) {
-    return binary(lift(a), lift(b), kernel::ScalarArith::mul,
-                  [](auto x, auto y) { return parity::mul(x, y); });
-  }
-  template <class X, class Y>
-  static TV div(X a, Y b) {
-    return binary(lift(a), lift(b), kernel::ScalarArith::div,
-                  [](auto x, auto y) { return parity::div(x, y); });
-  }
+  template <class X, class Y> static TV add(X a, Y b) { return rounded<BinaryOp::Add>(a, b, kernel::ScalarArith::add); }
+  template <class X, class Y> static TV sub(X a, Y b) { return rounded<BinaryOp::Sub>(a, b, kernel::ScalarArith::sub); }
+  template <class X, class Y> static TV mul(X a, Y b) { return rounded<BinaryOp::Mul>(a, b, kernel::ScalarArith::mul); }
+  template <class X, class Y> static TV div(X a, Y b) { return rounded<BinaryOp::Div>(a, b, kernel::ScalarArith::div); }
   template <class X, class Y, class Z>
   static TV fma(X, Y, Z) {
     PARITY_FAIL(
@@ -71,9 +60,7 @@ struct TensorArith {
     if (a.is_scalar()) return lift(kernel::ScalarArith::flush(a.s));
     return TV{where(lt(parity::abs(a.t), kernel::kFloatMinNormal), parity::mul(a.t, 0.0f), a.t)};
   }
-  static TV max(TV a, TV b) {
-    return binary(a, b, kernel::ScalarArith::max, [](auto x, auto y) { return parity::maximum(x, y); });
-  }
+  static TV max(TV a, TV b) { return rounded<BinaryOp::Maximum>(a, b, kernel::ScalarArith::max); }
   static TV rsqrt(TV a, RsqrtMode mode) {
     if (a.is_scalar()) return lift(kernel::ScalarArith::rsqrt(a.s, mode));
     switch (mode) {

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -23,8 +24,8 @@ struct HyperField {
 };
 
 // The reported fields of h, and the learning-rate decay, by name.
-template <typename Hyper, std::size_t N>
-std::map<std::string, double> report_hyper(const std::array<HyperField<Hyper>, N>& fields, const Hyper& h,
+template <typename Hyper>
+std::map<std::string, double> report_hyper(std::span<const HyperField<Hyper>> fields, const Hyper& h,
                                            double decay) {
   std::map<std::string, double> out{{"decay", decay}};
   for (const HyperField<Hyper>& f : fields) {
@@ -35,8 +36,8 @@ std::map<std::string, double> report_hyper(const std::array<HyperField<Hyper>, N
 }
 
 // Sets the named fields of h (and "decay"); a name not in the table is an Error naming `optimizer`.
-template <typename Hyper, std::size_t N>
-void assign_hyper(const std::array<HyperField<Hyper>, N>& fields, std::string_view optimizer,
+template <typename Hyper>
+void assign_hyper(std::span<const HyperField<Hyper>> fields, std::string_view optimizer,
                   const std::map<std::string, double>& values, Hyper& h, double& decay) {
   for (const auto& [key, value] : values) {
     if (key == "decay") {

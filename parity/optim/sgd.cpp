@@ -37,37 +37,6 @@ void check(const SgdHyper& h, double decay) {
                " and dampening ", h.dampening);
 }
 
-}  // namespace
-
-bool has_fma_site(const SgdElementwise& k) { return fma_site(k, true); }
-
-SGD::SGD(std::vector<Tensor> params, SgdOptions options, const Preset& preset) : Optimizer("SGD", preset) {
-  add_param_group(std::move(params), options);
-}
-
-SGD::SGD(std::vector<SgdGroup> groups, const Preset& preset) : Optimizer("SGD", preset) {
-  PARITY_CHECK(!groups.empty(), "SGD: no parameter groups");
-  for (SgdGroup& g : groups) add_param_group(std::move(g.params), g.options);
-}
-
-std::size_t SGD::add_param_group(std::vector<Tensor> params, SgdOptions options) {
-  PARITY_CHECK(preset_.sgd.vec_width >= 0, "SGD: preset '", preset_.name, "': negative vec_width");
-  const SgdHyper h = resolve(options, preset_);
-  check(h, options.decay);
-  PARITY_CHECK(h.dampening == 0.0 || preset_.sgd.body.form == SgdForm::Torch,
-               "SGD: dampening is PyTorch's; preset '", preset_.name, "' has another momentum convention");
-  const std::size_t gi = add_group(std::move(params));
-  hyper_.push_back(h);
-  decay_.push_back(options.decay);
-  return gi;
-}
-
-const SgdHyper& SGD::hyper(std::size_t group) const {
-  params(group);
-  return hyper_[group];
-}
-
-namespace {
 constexpr std::array<HyperField<SgdHyper>, 5> kSGDFields = {{
     {"lr", &SgdHyper::lr, nullptr, false},
     {"momentum", &SgdHyper::momentum, nullptr, true},
@@ -75,19 +44,28 @@ constexpr std::array<HyperField<SgdHyper>, 5> kSGDFields = {{
     {"dampening", &SgdHyper::dampening, nullptr, true},
     {"weight_decay", &SgdHyper::weight_decay, nullptr, true},
 }};
+
 }  // namespace
 
-std::map<std::string, double> SGD::hparams(std::size_t group) const {
-  return report_hyper(kSGDFields, hyper_[group], decay_[group]);
+bool has_fma_site(const SgdElementwise& k) { return fma_site(k, true); }
+
+SGD::SGD(std::vector<Tensor> params, SgdOptions options, const Preset& preset)
+    : GroupedOptimizer("SGD", preset, kSGDFields, check) {
+  add_param_group(std::move(params), options);
 }
 
-void SGD::set_hparams(std::size_t group, const std::map<std::string, double>& values) {
-  SgdHyper h = hyper_[group];
-  double decay = decay_[group];
-  assign_hyper(kSGDFields, "SGD", values, h, decay);
-  check(h, decay);
-  hyper_[group] = h;
-  decay_[group] = decay;
+SGD::SGD(std::vector<SgdGroup> groups, const Preset& preset)
+    : GroupedOptimizer("SGD", preset, kSGDFields, check) {
+  PARITY_CHECK(!groups.empty(), "SGD: no parameter groups");
+  for (SgdGroup& g : groups) add_param_group(std::move(g.params), g.options);
+}
+
+std::size_t SGD::add_param_group(std::vector<Tensor> params, SgdOptions options) {
+  PARITY_CHECK(preset_.sgd.vec_width >= 0, "SGD: preset '", preset_.name, "': negative vec_width");
+  const SgdHyper h = resolve(options, preset_);
+  PARITY_CHECK(h.dampening == 0.0 || preset_.sgd.body.form == SgdForm::Torch,
+               "SGD: dampening is PyTorch's; preset '", preset_.name, "' has another momentum convention");
+  return add_checked_group(std::move(params), h, options.decay);
 }
 
 void SGD::check_runnable(Device, Execution execution) const {

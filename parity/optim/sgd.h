@@ -13,7 +13,7 @@
 #include <optional>
 #include <vector>
 
-#include "parity/optim/optimizer.h"
+#include "parity/optim/grouped.h"
 #include "parity/optim/presets.h"
 #include "parity/optim/scalars.h"
 
@@ -32,27 +32,18 @@ struct SgdGroup {
   SgdOptions options;
 };
 
-class SGD : public Optimizer {
+class SGD : public GroupedOptimizer<SgdHyper> {
  public:
   explicit SGD(std::vector<Tensor> params, SgdOptions options = {}, const Preset& preset = presets::pytorch);
   explicit SGD(std::vector<SgdGroup> groups, const Preset& preset = presets::pytorch);
 
   std::size_t add_param_group(std::vector<Tensor> params, SgdOptions options = {});
-  const SgdHyper& hyper(std::size_t group) const;
 
  protected:
   void init_state(std::size_t group, const Tensor& param, ParamState& state) override;
   void update(std::size_t group, const Tensor& param, const Tensor& grad, ParamState& state,
               double lr) override;
-  double base_lr(std::size_t group) const override { return hyper_[group].lr; }
-  void set_base_lr(std::size_t group, double lr) override { hyper_[group].lr = lr; }
-  std::map<std::string, double> hparams(std::size_t group) const override;
-  void set_hparams(std::size_t group, const std::map<std::string, double>& values) override;
   void check_runnable(Device device, Execution execution) const override;
-
- private:
-  std::vector<SgdHyper> hyper_;
-  std::vector<double> decay_;
 };
 
 }  // namespace parity::optim

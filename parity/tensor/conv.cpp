@@ -14,8 +14,8 @@ namespace {
 using detail::backend;
 using detail::check_defined;
 using detail::check_floating;
-using detail::check_same_device;
-using detail::check_same_dtype;
+using detail::check_like;
+using detail::check_operands;
 using detail::new_like;
 
 const char* kernel_dims(KernelLayout layout) {
@@ -65,12 +65,10 @@ void finish_args(Conv2dArgs& args, const Tensor& t) {
 
 Tensor conv2d_raw(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o) {
   check_floating(x, "conv2d", "an input");
-  check_same_device(x, w, "conv2d");
-  check_same_dtype(x, w, "conv2d");
+  check_like(x, w, "conv2d");
   Conv2dArgs args = resolve("conv2d", x.shape(), w.shape(), o);
   if (bias.defined()) {
-    check_same_device(x, bias, "conv2d");
-    check_same_dtype(x, bias, "conv2d");
+    check_like(x, bias, "conv2d");
     PARITY_CHECK(bias.dim() == 1 && bias.size(0) == args.out_channels, "conv2d: expected a bias of shape [",
                  args.out_channels, "] (one per output channel of weight ", to_string(w.shape()), "), got shape ",
                  to_string(bias.shape()));
@@ -113,11 +111,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
 
 Tensor conv2d_backward_input(const Tensor& dy, const Tensor& w, const Shape& x_shape, const Conv2dOptions& o) {
   const char* op = "conv2d_backward_input";
-  check_defined(dy, op, "grad_output");
-  check_defined(w, op, "the weight");
-  check_floating(dy, op, "grad_output");
-  check_same_device(dy, w, op);
-  check_same_dtype(dy, w, op);
+  check_operands(op, dy, "grad_output", w, "the weight");
   Conv2dArgs args = resolve(op, x_shape, w.shape(), o);
   check_grad_output(op, dy, args.win.output_shape(args.out_channels));
   finish_args(args, dy);
@@ -130,11 +124,7 @@ Tensor conv2d_backward_input(const Tensor& dy, const Tensor& w, const Shape& x_s
 
 Tensor conv2d_backward_weight(const Tensor& x, const Tensor& dy, const Shape& w_shape, const Conv2dOptions& o) {
   const char* op = "conv2d_backward_weight";
-  check_defined(x, op, "the input");
-  check_defined(dy, op, "grad_output");
-  check_floating(x, op, "an input");
-  check_same_device(x, dy, op);
-  check_same_dtype(x, dy, op);
+  check_operands(op, x, "the input", dy, "grad_output");
   Conv2dArgs args = resolve(op, x.shape(), w_shape, o);
   check_grad_output(op, dy, args.win.output_shape(args.out_channels));
   finish_args(args, x);

@@ -33,6 +33,21 @@ inline void check_floating(const Tensor& t, std::string_view op, const char* wha
                " (shape ", to_string(t.shape()), ")");
 }
 
+// a and b on one device and of one dtype.
+inline void check_like(const Tensor& a, const Tensor& b, std::string_view op) {
+  check_same_device(a, b, op);
+  check_same_dtype(a, b, op);
+}
+
+// The two operands of a kernel: both defined, the first floating, the two alike.
+inline void check_operands(const char* op, const Tensor& a, const char* a_what, const Tensor& b,
+                           const char* b_what) {
+  check_defined(a, op, a_what);
+  check_defined(b, op, b_what);
+  check_floating(a, op, a_what);
+  check_like(a, b, op);
+}
+
 inline Backend& backend(const Tensor& t, std::string_view op) {
   return backend_for(t.device(), std::string(op).c_str());
 }

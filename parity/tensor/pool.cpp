@@ -13,8 +13,7 @@ namespace {
 using detail::backend;
 using detail::check_defined;
 using detail::check_floating;
-using detail::check_same_device;
-using detail::check_same_dtype;
+using detail::check_like;
 using detail::new_like;
 
 const char* op_name(PoolKind kind) { return kind == PoolKind::Max ? "max_pool2d" : "avg_pool2d"; }
@@ -79,10 +78,8 @@ Tensor pool2d_backward(PoolKind kind, const Tensor& x, const Tensor& y, const Te
     PARITY_CHECK(x.shape() == x_shape && y.shape() == y_shape, op, ": expected the forward's input ",
                  to_string(x_shape), " and output ", to_string(y_shape), ", got ", to_string(x.shape()), " and ",
                  to_string(y.shape()));
-    check_same_device(x, dy, op);
-    check_same_dtype(x, dy, op);
-    check_same_device(y, dy, op);
-    check_same_dtype(y, dy, op);
+    check_like(x, dy, op);
+    check_like(y, dy, op);
     xc = autograd_hook::raw(x).contiguous();
     yc = autograd_hook::raw(y).contiguous();
   }
