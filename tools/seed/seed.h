@@ -140,8 +140,9 @@ struct Divergence {
   std::vector<double> loss_a, loss_b;
   std::vector<double> max_param_diff;  // max over every weight of |a - b| (in run a's layout)
   std::vector<double> max_update;      // max over every weight of |b - b's initial value|
-  // The last step's parting relative to the size of the updates.
-  double relative() const { return max_param_diff.back() / max_update.back(); }
+  // The parting after step s (0: the first) relative to the size of the updates.
+  double relative(std::size_t s) const { return max_param_diff.at(s) / max_update.at(s); }
+  double relative() const { return relative(max_param_diff.size() - 1); }  // after the last step
 };
 
 // Trains the seed model on `backend_a` with preset_a and on `backend_b` with
