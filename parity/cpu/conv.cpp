@@ -568,17 +568,29 @@ Conv2dArgs strict(Conv2dArgs a) {
 }
 const float* f32(const void* p) { return static_cast<const float*>(p); }
 
+// Runs `call` on TF32-rounded copies of a call's two operands (a of a_count
+// elements, b of b_count) when args asks for TF32; false when it does not.
+template <class Call>
+bool ran_on_tf32_copies(const Conv2dArgs& args, const void* a, std::int64_t a_count, const void* b,
+                        std::int64_t b_count, Call call) {
+  if (!rounds_to_tf32(args)) return false;
+  const Tf32Copy a32(f32(a), a_count), b32(f32(b), b_count);
+  call(strict(args), a32.get(), b32.get());
+  return true;
+}
+
 }  // namespace
 
 void CpuBackend::conv2d_forward(const Conv2dArgs& args, const void* x, const void* w, const void* bias,
                                 void* y) {
-  if (rounds_to_tf32(args)) {
-    const Tf32Copy x32(f32(x), image_elements(args)), w32(f32(w), kernel_elements(args));
-    return conv2d_forward(strict(args), x32.get(), w32.get(), bias, y);
-  }
+  if (ran_on_tf32_copies(args, x, image_elements(args), w, kernel_elements(args),
+                         [&](const Conv2dArgs& a, const float* x32, const float* w32) {
+                           conv2d_forward(a, x32, w32, bias, y);
+                         }))
+    return;
 #if PARITY_WITH_ONEDNN
   if (on_onednn(args)) {
-    onednn::conv2d_forward(args, static_cast<const float*>(x), static_cast<const float*>(w), static_cast<float*>(y));
+    onednn::conv2d_forward(args, f32(x), f32(w), static_cast<float*>(y));
     if (bias != nullptr) add_bias(args, static_cast<const float*>(bias), static_cast<float*>(y));
     return;
   }
@@ -598,14 +610,14 @@ void CpuBackend::conv2d_forward(const Conv2dArgs& args, const void* x, const voi
 }
 
 void CpuBackend::conv2d_backward_input(const Conv2dArgs& args, const void* dy, const void* w, void* dx) {
-  if (rounds_to_tf32(args)) {
-    const Tf32Copy dy32(f32(dy), output_elements(args)), w32(f32(w), kernel_elements(args));
-    return conv2d_backward_input(strict(args), dy32.get(), w32.get(), dx);
-  }
+  if (ran_on_tf32_copies(args, dy, output_elements(args), w, kernel_elements(args),
+                         [&](const Conv2dArgs& a, const float* dy32, const float* w32) {
+                           conv2d_backward_input(a, dy32, w32, dx);
+                         }))
+    return;
 #if PARITY_WITH_ONEDNN
   if (on_onednn(args)) {
-    onednn::conv2d_backward_input(args, static_cast<const float*>(dy), static_cast<const float*>(w),
-                                  static_cast<float*>(dx));
+    onednn::conv2d_backward_input(args, f32(dy), f32(w), static_cast<float*>(dx));
     return;
   }
 #endif
@@ -623,14 +635,14 @@ void CpuBackend::conv2d_backward_input(const Conv2dArgs& args, const void* dy, c
 }
 
 void CpuBackend::conv2d_backward_weight(const Conv2dArgs& args, const void* x, const void* dy, void* dw) {
-  if (rounds_to_tf32(args)) {
-    const Tf32Copy x32(f32(x), image_elements(args)), dy32(f32(dy), output_elements(args));
-    return conv2d_backward_weight(strict(args), x32.get(), dy32.get(), dw);
-  }
+  if (ran_on_tf32_copies(args, x, image_elements(args), dy, output_elements(args),
+                         [&](const Conv2dArgs& a, const float* x32, const float* dy32) {
+                           conv2d_backward_weight(a, x32, dy32, dw);
+                         }))
+    return;
 #if PARITY_WITH_ONEDNN
   if (on_onednn(args)) {
-    onednn::conv2d_backward_weight(args, static_cast<const float*>(x), static_cast<const float*>(dy),
-                                   static_cast<float*>(dw));
+    onednn::conv2d_backward_weight(args, f32(x), f32(dy), static_cast<float*>(dw));
     return;
   }
 #endif

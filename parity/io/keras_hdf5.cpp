@@ -151,6 +151,22 @@ Handle open_file(const Ctx& ctx) {
   return checked(H5Fopen(ctx.name.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, ctx, "not a readable HDF5 file");
 }
 
+// A weights file opened for reading: its size (what its headers may claim is
+// bounded by it), HDF5's error printing silenced while it is open, the access
+// lists that refuse external links, the file and its root group.
+struct ReadFile {
+  explicit ReadFile(const Ctx& ctx)
+      : size(file_size_of(ctx)),
+        access(ctx),
+        file(open_file(ctx)),
+        root(checked(H5Gopen2(file.get(), "/", H5P_DEFAULT), H5Gclose, ctx, "cannot open the root group")) {}
+  std::uint64_t size;
+  QuietErrors quiet;
+  AccessLists access;
+  Handle file;
+  Handle root;
+};
+
 const char* class_name(H5T_class_t c) {
   switch (c) {
     case H5T_INTEGER: return "an integer";
@@ -499,21 +515,18 @@ bool have_hdf5() { return true; }
 
 KerasWeights load_keras2_weights(const std::string& path) {
   const Ctx ctx{"load_keras2_weights", path};
-  const std::uint64_t file_size = file_size_of(ctx);
-  const QuietErrors quiet;
-  const AccessLists access(ctx);
-  const Handle file = open_file(ctx);
-  Handle root = checked(H5Gopen2(file.get(), "/", H5P_DEFAULT), H5Gclose, ctx, "cannot open the root group");
+  ReadFile f(ctx);
+  Handle& root = f.root;  // the weights' group: the root, or model_weights below it
   std::string root_where = "the root group";
   // Like Keras 2's load_weights: a whole-model file (model.save) keeps them in 'model_weights'.
   if (!has_attribute(root.get(), "layer_names", ctx, root_where) &&
       has_link(root.get(), "model_weights", ctx, root_where) &&
-      object_type(root.get(), "model_weights", access, root_where, ctx) == H5I_GROUP) {
-    root = checked(H5Gopen2(root.get(), "model_weights", access.group.get()), H5Gclose, ctx,
+      object_type(root.get(), "model_weights", f.access, root_where, ctx) == H5I_GROUP) {
+    root = checked(H5Gopen2(root.get(), "model_weights", f.access.group.get()), H5Gclose, ctx,
                    "cannot open group 'model_weights'");
     root_where = "group 'model_weights'";
   }
-  const auto layer_names = read_strings(root.get(), "layer_names", root_where, file_size, ctx);
+  const auto layer_names = read_strings(root.get(), "layer_names", root_where, f.size, ctx);
   if (!layer_names) {
     const bool keras3 = has_link(root.get(), "layers", ctx, root_where);
     K_FAIL(ctx, "no 'layer_names' attribute on ", root_where, ": not a Keras 2 save_weights file",
@@ -522,8 +535,8 @@ KerasWeights load_keras2_weights(const std::string& path) {
   }
   KerasWeights out;
   out.format = KerasFormat::Keras2;
-  out.backend = read_string(root.get(), "backend", root_where, file_size, ctx);
-  out.keras_version = read_string(root.get(), "keras_version", root_where, file_size, ctx);
+  out.backend = read_string(root.get(), "backend", root_where, f.size, ctx);
+  out.keras_version = read_string(root.get(), "keras_version", root_where, f.size, ctx);
   std::set<std::string> seen;
   for (const std::string& name : *layer_names) {
     K_CHECK(ctx, !name.empty(), "layer_names holds an empty name");
@@ -531,9 +544,9 @@ KerasWeights load_keras2_weights(const std::string& path) {
   }
   for (const std::string& name : *layer_names) {
     const std::string where = "group " + q(name);
-    const Handle group = checked(H5Gopen2(root.get(), name.c_str(), access.group.get()), H5Gclose, ctx, "layer ",
+    const Handle group = checked(H5Gopen2(root.get(), name.c_str(), f.access.group.get()), H5Gclose, ctx, "layer ",
                                  q(name), " is in layer_names, but there is no such group");
-    const auto weight_names = read_strings(group.get(), "weight_names", where, file_size, ctx);
+    const auto weight_names = read_strings(group.get(), "weight_names", where, f.size, ctx);
     K_CHECK(ctx, weight_names.has_value(), where, " has no 'weight_names' attribute");
     KerasLayerWeights layer;
     layer.name = name;
@@ -542,7 +555,7 @@ KerasWeights load_keras2_weights(const std::string& path) {
     for (const std::string& weight : *weight_names) {
       K_CHECK(ctx, !weight.empty(), "weight_names of ", where, " holds an empty name");
       K_CHECK(ctx, names.insert(weight).second, "weight ", q(weight), " appears twice in weight_names of ", where);
-      layer.weights.push_back(read_dataset(group.get(), weight, where, file_size, access, ctx));
+      layer.weights.push_back(read_dataset(group.get(), weight, where, f.size, f.access, ctx));
     }
     out.layers.push_back(std::move(layer));
   }
@@ -551,13 +564,10 @@ KerasWeights load_keras2_weights(const std::string& path) {
 
 KerasWeights load_keras3_weights(const std::string& path) {
   const Ctx ctx{"load_keras3_weights", path};
-  const std::uint64_t file_size = file_size_of(ctx);
-  const QuietErrors quiet;
-  const AccessLists access(ctx);
-  const Handle file = open_file(ctx);
-  const Handle root = checked(H5Gopen2(file.get(), "/", H5P_DEFAULT), H5Gclose, ctx, "cannot open the root group");
+  ReadFile f(ctx);
+  const Handle& root = f.root;
   if (!has_link(root.get(), "layers", ctx, "the root group") ||
-      object_type(root.get(), "layers", access, "the root group", ctx) != H5I_GROUP) {
+      object_type(root.get(), "layers", f.access, "the root group", ctx) != H5I_GROUP) {
     const bool keras2 = has_attribute(root.get(), "layer_names", ctx, "the root group");
     K_FAIL(ctx, "no 'layers' group: not a Keras 3 .weights.h5 file",
            keras2 ? " (it has a 'layer_names' attribute, as Keras 2's save_weights files do: load_keras2_weights "
@@ -565,10 +575,10 @@ KerasWeights load_keras3_weights(const std::string& path) {
                   : "");
   }
   const Handle layers =
-      checked(H5Gopen2(root.get(), "layers", access.group.get()), H5Gclose, ctx, "cannot open group 'layers'");
+      checked(H5Gopen2(root.get(), "layers", f.access.group.get()), H5Gclose, ctx, "cannot open group 'layers'");
   KerasWeights out;
   out.format = KerasFormat::Keras3;
-  Keras3Walk walk{ctx, access, file_size, out.layers};
+  Keras3Walk walk{ctx, f.access, f.size, out.layers};
   walk.visit_all(layers.get(), "", 0);
   return out;
 }

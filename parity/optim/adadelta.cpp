@@ -154,20 +154,11 @@ void Adadelta::update(std::size_t group, const Tensor& param, const Tensor& grad
   const detail::Writable p(param);
   const Tensor& a = st.tensors.at("accum_grad");
   const Tensor& d = st.tensors.at("accum_update");
-  const std::int64_t numel = param.numel();
-  const std::int64_t body_end = detail::body_end(numel, n.vec_width);
+  const std::int64_t body_end = detail::body_end(param.numel(), n.vec_width);
   if (execution() == Execution::Fused) {
-    kernel::AdadeltaLaunch l;
-    l.p = p.data();
-    l.g = g.data<float>();
+    auto l = detail::launch_for<kernel::AdadeltaLaunch>(p, g, body_end, body, tail, s);
     l.a = a.data<float>();
     l.d = d.data<float>();
-    l.n = numel;
-    l.body_end = body_end;
-    l.body = body;
-    l.tail = tail;
-    l.s = s;
-    l.cpu_simd = cpu_simd();
     backend_for(param.device(), "Adadelta").adadelta_update(l);
   } else {
     composed::adadelta(p.tensor(), g, a, d, body_end, body, tail, s);

@@ -149,21 +149,12 @@ void Adam::update(std::size_t group, const Tensor& param, const Tensor& grad, Pa
   const Tensor& m = st.tensors.at("m");
   const Tensor& v = st.tensors.at("v");
   const Tensor vmax = h.amsgrad ? st.tensors.at("vmax") : Tensor();
-  const std::int64_t numel = param.numel();
-  const std::int64_t body_end = detail::body_end(numel, n.vec_width);
+  const std::int64_t body_end = detail::body_end(param.numel(), n.vec_width);
   if (execution() == Execution::Fused) {
-    kernel::AdamLaunch l;
-    l.p = p.data();
-    l.g = g.data<float>();
+    auto l = detail::launch_for<kernel::AdamLaunch>(p, g, body_end, n.body, n.tail, s);
     l.m = m.data<float>();
     l.v = v.data<float>();
     l.vmax = vmax.defined() ? vmax.data<float>() : nullptr;
-    l.n = numel;
-    l.body_end = body_end;
-    l.body = n.body;
-    l.tail = n.tail;
-    l.s = s;
-    l.cpu_simd = cpu_simd();
     backend_for(param.device(), "Adam").adam_update(l);
   } else {
     composed::adam(p.tensor(), g, m, v, vmax, body_end, n.body, n.tail, s);

@@ -3,7 +3,9 @@
 
 #include <cstdint>
 
+#include "parity/optim/launch.h"
 #include "parity/optim/numerics.h"
+#include "parity/optim/optimizer.h"
 #include "parity/tensor/device.h"
 #include "parity/tensor/error.h"
 #include "parity/tensor/factories.h"
@@ -30,6 +32,23 @@ class Writable {
 
 // Where the split of a position-dependent preset falls in a tensor of n elements.
 inline std::int64_t body_end(std::int64_t n, int vec_width) { return vec_width > 0 ? n - n % vec_width : n; }
+
+// A launch of one parameter's fused update, its common part filled in (the
+// caller adds the optimizer's state).
+template <class Launch, class Elementwise, class Scalars>
+Launch launch_for(const Writable& p, const Tensor& g, std::int64_t body_end, const Elementwise& body,
+                  const Elementwise& tail, const Scalars& s) {
+  Launch l;
+  l.p = p.data();
+  l.g = g.data<float>();
+  l.n = g.numel();
+  l.body_end = body_end;
+  l.body = body;
+  l.tail = tail;
+  l.s = s;
+  l.cpu_simd = cpu_simd();
+  return l;
+}
 
 // The state tensor `key` of a parameter, created as zeros of its shape on its device.
 inline Tensor zeros_like_param(const Tensor& param) {

@@ -23,37 +23,31 @@
 
 namespace parity::optim::kernel {
 
-struct AdamLaunch {
+// What every launch holds: the parameter and its gradient, where the body's
+// knobs give way to the tail's, and the step's scalars.
+template <class Elementwise, class Scalars>
+struct LaunchBase {
   float* p = nullptr;
   const float* g = nullptr;
-  float* m = nullptr;
-  float* v = nullptr;
-  float* vmax = nullptr;  // AMSGrad only
   std::int64_t n = 0, body_end = 0;
-  AdamElementwise body, tail;
-  AdamScalars s;
+  Elementwise body, tail;
+  Scalars s;
   bool cpu_simd = true;  // the CPU may take its AVX2 path (optim::cpu_simd(); the same bits either way)
 };
 
-struct AdadeltaLaunch {
-  float* p = nullptr;
-  const float* g = nullptr;
-  float* a = nullptr;  // E[g^2]
-  float* d = nullptr;  // E[dx^2]
-  std::int64_t n = 0, body_end = 0;
-  AdadeltaElementwise body, tail;
-  AdadeltaScalars s;
-  bool cpu_simd = true;
+struct AdamLaunch : LaunchBase<AdamElementwise, AdamScalars> {
+  float* m = nullptr;
+  float* v = nullptr;
+  float* vmax = nullptr;  // AMSGrad only
 };
 
-struct SgdLaunch {
-  float* p = nullptr;
-  const float* g = nullptr;
+struct AdadeltaLaunch : LaunchBase<AdadeltaElementwise, AdadeltaScalars> {
+  float* a = nullptr;  // E[g^2]
+  float* d = nullptr;  // E[dx^2]
+};
+
+struct SgdLaunch : LaunchBase<SgdElementwise, SgdScalars> {
   float* buf = nullptr;  // momentum buffer (null without momentum)
-  std::int64_t n = 0, body_end = 0;
-  SgdElementwise body, tail;
-  SgdScalars s;
-  bool cpu_simd = true;
 };
 
 // Element i of an update with the knobs k (the launch's body or tail): load,

@@ -102,19 +102,10 @@ void SGD::update(std::size_t group, const Tensor& param, const Tensor& grad, Par
   const Tensor g = grad.contiguous();
   const detail::Writable p(param);
   const Tensor buf = h.momentum != 0.0 ? st.tensors.at("momentum") : Tensor();
-  const std::int64_t numel = param.numel();
-  const std::int64_t body_end = detail::body_end(numel, n.vec_width);
+  const std::int64_t body_end = detail::body_end(param.numel(), n.vec_width);
   if (execution() == Execution::Fused) {
-    kernel::SgdLaunch l;
-    l.p = p.data();
-    l.g = g.data<float>();
+    auto l = detail::launch_for<kernel::SgdLaunch>(p, g, body_end, n.body, n.tail, s);
     l.buf = buf.defined() ? buf.data<float>() : nullptr;
-    l.n = numel;
-    l.body_end = body_end;
-    l.body = n.body;
-    l.tail = n.tail;
-    l.s = s;
-    l.cpu_simd = cpu_simd();
     backend_for(param.device(), "SGD").sgd_update(l);
   } else {
     composed::sgd(p.tensor(), g, buf, body_end, n.body, n.tail, s);

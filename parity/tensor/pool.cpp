@@ -10,11 +10,7 @@ namespace parity {
 
 namespace {
 
-using detail::backend;
-using detail::check_defined;
-using detail::check_floating;
-using detail::check_like;
-using detail::new_like;
+using namespace detail;  // the front ends' checks and helpers (op_checks.h, backend.h)
 
 const char* op_name(PoolKind kind) { return kind == PoolKind::Max ? "max_pool2d" : "avg_pool2d"; }
 
