@@ -47,7 +47,8 @@
 
 #include "parity/cuda/api.h"
 #if PARITY_WITH_CUDA
-#include "parity/cuda/cudnn.h"  // the status and version rules (internal; tested without a device)
+#include "parity/cuda/conv_testing.h"  // the test hooks: algorithms, layouts and chunks forced
+#include "parity/cuda/cudnn.h"         // the status and version rules (internal; tested without a device)
 #endif
 #include "reference.h"
 #include "parity/tensor/context.h"
@@ -588,5 +589,119 @@ TEST(CudaConv, ANewProcessGivesTheSameBits) {
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   EXPECT_TRUE(same_bits(io::load_npy(out), here));
 }
+
+#if PARITY_WITH_CUDA
+// ---- the paths cuDNN's own choices may never take on a given card ----
+
+using cuda::testing::ConvForcing;
+using cuda::testing::ConvOpKind;
+using cuda::testing::ForceConv;
+using cuda::testing::last_conv_run;
+
+// Every algorithm of each cuDNN op forced in turn (parity/cuda/conv_testing.h),
+// deterministic or not: each one cuDNN runs computes the convolution within
+// the bound of the tests above (16 (m + 1) u sum|products|, room for Winograd's
+// and FFT's transforms); one it turns down is the usual "no usable algorithm"
+// error naming the forced algorithm; the default algorithm of each op runs.
+TEST(CudaConv, EveryAlgorithmForcedInTurn) {
+  CUDA_CONV_PROLOGUE();
+  TestRng rng;
+  struct OpAlgorithms {
+    ConvOpKind op;
+    int count;
+    const char* name;
+  };
+  const OpAlgorithms ops[] = {{ConvOpKind::Forward, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, "forward"},
+                              {ConvOpKind::BackwardData, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, "backward data"},
+                              {ConvOpKind::BackwardFilter, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+                               "backward filter"}};
+  const ConvCase cc{"algorithms", 2, 8, 12, 12, 8, 3, 3, {1, 1}, {1, 1}, Padding::symmetric(1, 1)};
+  for (const DType dtype : {kFloat32, kFloat64}) {
+    for (const Layout layout : {Layout::NHWC, Layout::NCHW}) {
+      const Conv2dOptions o{.padding = cc.padding, .layout = layout};
+      for (const OpAlgorithms& op : ops) {
+        std::ostringstream ran;
+        int count = 0;
+        for (int algo = 0; algo < op.count; ++algo) {
+          SCOPED_TRACE(std::string(op.name) + " algorithm " + std::to_string(algo) + ", " +
+                       (dtype == kFloat32 ? "float32 " : "float64 ") + std::string(name(layout)));
+          const ForceConv force(ConvForcing{.algorithm = algo, .op = op.op});
+          try {
+            check_conv(rng, dtype, cc, o, 16.0);
+          } catch (const Error& e) {
+            const std::string what = e.what();
+            EXPECT_NE(what.find("no usable algorithm"), std::string::npos) << what;
+            EXPECT_NE(what.find("forced algo " + std::to_string(algo)), std::string::npos) << what;
+            continue;
+          }
+          EXPECT_EQ(last_conv_run().algorithm >= 0, true);
+          ran << " " << algo;
+          ++count;
+        }
+        std::cout << "[  parity  ] " << op.name << ", " << (dtype == kFloat32 ? "float32 " : "float64 ")
+                  << name(layout) << ": algorithms run" << ran.str() << "\n";
+        EXPECT_GE(count, 1) << op.name << ": cuDNN ran none of its algorithms";
+      }
+    }
+  }
+}
+
+// cuDNN turning NHWC down (forced): the call falls back to NCHW/KCRS copies
+// and still computes the convolution, its gradients in the user's layouts.
+TEST(CudaConv, RefusedNhwcFallsBackToNchw) {
+  CUDA_CONV_PROLOGUE();
+  TestRng rng;
+  const ForceConv force(ConvForcing{.refuse_nhwc = true});
+  for (const KernelLayout kernel_layout : {KernelLayout::HWIO, KernelLayout::OIHW}) {
+    const ConvCase& cc = conv_cases()[1];  // stride, dilation, padding
+    const Conv2dOptions o{.stride = cc.stride,
+                          .padding = cc.padding,
+                          .dilation = cc.dilation,
+                          .layout = Layout::NHWC,
+                          .kernel_layout = kernel_layout};
+    check_conv(rng, kFloat32, cc, o, 16.0);
+    EXPECT_EQ(last_conv_run().layout, Layout::NCHW);
+  }
+}
+
+// Batch chunking (32-bit indexing) at a forced small limit: a batch of 8 in
+// chunks of 3 images gives the whole batch's results within the same bounds,
+// weight and bias gradients summed over the chunks.
+TEST(CudaConv, ChunkedBatchesMatchTheFloat64Result) {
+  CUDA_CONV_PROLOGUE();
+  TestRng rng;
+  const ConvCase cc{"chunked", 8, 4, 10, 9, 6, 3, 3, {1, 1}, {1, 1}, Padding::same()};
+  const i64 per_image = std::max(cc.c * cc.h * cc.w, cc.co * cc.h * cc.w);
+  const ForceConv force(ConvForcing{.chunk_elements = 3 * per_image});
+  for (const Layout layout : {Layout::NHWC, Layout::NCHW}) {
+    SCOPED_TRACE(std::string(name(layout)));
+    check_conv(rng, kFloat32, cc, {.padding = cc.padding, .layout = layout}, 16.0);
+    EXPECT_EQ(last_conv_run().chunks, 3);
+  }
+}
+
+// The real limit: a batch past 2^31 elements runs in chunks; images on both
+// sides of the chunk boundary match the CPU within the bound.
+TEST(CudaConv, BatchesPastTwoToThe31ElementsRunInChunks) {
+  CUDA_CONV_PROLOGUE();
+  const i64 n = 520, h = 2048, w = 2048;  // 520 * 2048^2 = 2.18e9 elements > 2^31 - 1
+  const i64 bytes = n * h * w * 4;
+  if (cuda::memory_info().free_bytes < 3 * bytes) GTEST_SKIP() << "needs " << 3 * bytes << " bytes free";
+  Generator gen(2026);
+  const Tensor x = rand({n, 1, h, w}, {.device = kCuda}, -1, 1, &gen);
+  const Tensor k = rand({1, 1, 3, 3}, {.device = kCuda}, -1, 1, &gen);
+  const Conv2dOptions o{.layout = Layout::NCHW, .kernel_layout = KernelLayout::OIHW};
+  const Tensor y = conv2d(x, k, Tensor(), o);
+  EXPECT_EQ(last_conv_run().chunks, 2);
+  const Tensor k64 = k.to(kCpu).to(kFloat64);
+  for (const i64 image : {i64{0}, i64{510}, i64{511}, n - 1}) {
+    SCOPED_TRACE("image " + std::to_string(image));
+    const Tensor xi = x.narrow(0, image, 1).to(kCpu).to(kFloat64);
+    const Tensor want = conv2d(xi, k64, Tensor(), o);
+    const Tensor mag = conv2d(abs(xi), abs(k64), Tensor(), o);
+    EXPECT_TRUE(within(y.narrow(0, image, 1), want, mag, 16.0 * 10 * unit_roundoff(kFloat32)));
+  }
+}
+#endif  // PARITY_WITH_CUDA
 }  // namespace
 }  // namespace parity::testing

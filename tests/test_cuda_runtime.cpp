@@ -304,6 +304,28 @@ double relative_error(const Tensor& got, const Tensor& want64) {
   return std::sqrt(sum(mul(diff, diff)).item<double>() / sum(mul(want64, want64)).item<double>());
 }
 
+// TF32 reaches batched matmul too (cuBLAS's strided-batched GEMM): strict is
+// float32-accurate, TF32 is not, and float64 ignores the mode.
+TEST(CudaMathMode, Tf32ReachesBatchedMatmul) {
+  PARITY_REQUIRE_CUDA();
+  Generator gen(4321);
+  const Tensor a = rand({4, 64, 4096}, {.device = kCuda}, -1, 1, &gen);
+  const Tensor b = rand({4, 4096, 64}, {.device = kCuda}, -1, 1, &gen);
+  const Tensor want = matmul(a.to(kFloat64), b.to(kFloat64));
+  const double strict_error = relative_error(matmul(a, b), want);
+  double tf32_error = 0;
+  {
+    MathModeGuard guard(MathMode::TF32);
+    tf32_error = relative_error(matmul(a, b), want);
+    EXPECT_TRUE(same_bits(matmul(a.to(kFloat64), b.to(kFloat64)), want));
+  }
+  std::cout << "[  parity  ] batched matmul 4x64x4096x64 relative error: strict " << strict_error << ", tf32 "
+            << tf32_error << "\n";
+  EXPECT_LT(strict_error, 1e-5);
+  EXPECT_GT(tf32_error, 5e-5);
+  EXPECT_LT(tf32_error, 1e-2);
+}
+
 TEST(CudaMathMode, StrictIsFloat32AndTf32IsTf32) {
   PARITY_REQUIRE_CUDA();
   Generator gen(1234);

@@ -60,6 +60,7 @@
 // except cudnnFind (timing), once per configuration, outside deterministic mode.
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <climits>
 #include <initializer_list>
 #include <cstdint>
@@ -71,6 +72,7 @@
 #include <vector>
 
 #include "parity/cuda/api.h"
+#include "parity/cuda/conv_testing.h"
 #include "parity/cuda/cuda_backend.h"
 #include "parity/cuda/cudnn.h"
 #include "parity/tensor/error.h"
@@ -87,7 +89,32 @@ using i64 = std::int64_t;
 // the time), so the deterministic choice never depends on the pool's state.
 constexpr std::size_t kWorkspaceCap = std::size_t{1} << 30;
 
-enum class ConvOp : std::uint8_t { Forward, BackwardData, BackwardFilter };
+using ConvOp = testing::ConvOpKind;
+
+// ---- test hooks (parity/cuda/conv_testing.h) ----
+
+struct Forcing {
+  std::atomic<bool> on{false};
+  testing::ConvForcing what;  // read only while `on`; written only while off
+};
+
+Forcing& forcing() {
+  static auto* f = new Forcing;  // never destroyed, like the plan cache
+  return *f;
+}
+
+const testing::ConvForcing* forced() {
+  Forcing& f = forcing();
+  return f.on.load(std::memory_order_acquire) ? &f.what : nullptr;
+}
+
+thread_local testing::ConvRun last_run;
+
+// The most elements one tensor of a cuDNN call may hold (32-bit indexing).
+i64 element_limit() {
+  const testing::ConvForcing* f = forced();
+  return f != nullptr && f->chunk_elements > 0 ? f->chunk_elements : INT_MAX;
+}
 
 const char* op_name(ConvOp op) {
   switch (op) {
@@ -194,6 +221,7 @@ Key plan_key(ConvOp op, const Conv2dArgs& a, i64 n, i64 alignment) {
 }
 
 std::optional<Plan> cached_plan(const Key& key) {
+  if (forced() != nullptr) return std::nullopt;
   PlanCache& cache = plan_cache();
   std::lock_guard lock(cache.mutex);
   const auto it = cache.plans.find(key);
@@ -202,6 +230,7 @@ std::optional<Plan> cached_plan(const Key& key) {
 }
 
 void remember(const Key& key, const Plan& plan) {
+  if (forced() != nullptr) return;
   PlanCache& cache = plan_cache();
   std::lock_guard lock(cache.mutex);
   cache.plans[key] = plan;
@@ -211,6 +240,12 @@ void forget(const Key& key) {
   PlanCache& cache = plan_cache();
   std::lock_guard lock(cache.mutex);
   cache.plans.erase(key);
+}
+
+void forget_all() {
+  PlanCache& cache = plan_cache();
+  std::lock_guard lock(cache.mutex);
+  cache.plans.clear();
 }
 
 // cuDNN's documented atomics users (Reproducibility in cuDNN's docs), refused
@@ -405,6 +440,17 @@ std::vector<Perf> timed(const Problem& p) {
 std::vector<Perf> candidates(const Problem& p, std::string& rejected) {
   const Conv2dArgs& a = p.args;
   p.conv.set_math(requested_math(a));
+  if (const testing::ConvForcing* f = forced(); f != nullptr && f->algorithm >= 0 && f->op == p.op) {
+    std::size_t bytes = 0;
+    const cudnnStatus_t status = workspace_size(p, f->algorithm, &bytes);
+    if (status == CUDNN_STATUS_SUCCESS && bytes <= kWorkspaceCap) {
+      return {{f->algorithm, CUDNN_STATUS_SUCCESS, 0.0f, bytes, CUDNN_DETERMINISTIC, requested_math(a)}};
+    }
+    rejected += " forced algo " + std::to_string(f->algorithm) + ": " +
+                (status == CUDNN_STATUS_SUCCESS ? std::string("workspace over the cap") : cudnnGetErrorString(status)) +
+                ";";
+    return {};
+  }
   const std::vector<Perf> ranked = a.deterministic ? heuristics(p) : timed(p);
   std::vector<Perf> out;
   std::ostringstream why;
@@ -468,7 +514,11 @@ bool run_problem(const Problem& p, const Key& key, Layout layout, const std::opt
                  std::string& rejected) {
   if (plan) {
     const cudnnStatus_t status = run_algo(p, plan->algo, plan->math);
-    if (status == CUDNN_STATUS_SUCCESS) return true;
+    if (status == CUDNN_STATUS_SUCCESS) {
+      last_run.layout = layout;
+      last_run.algorithm = plan->algo;
+      return true;
+    }
     // Refused now (refused_by_algo: run_algo throws otherwise): choose again.
     forget(key);
     rejected += " cached algo " + std::to_string(plan->algo) + ": " + cudnnGetErrorString(status) + " at run time;";
@@ -477,6 +527,8 @@ bool run_problem(const Problem& p, const Key& key, Layout layout, const std::opt
     const cudnnStatus_t status = run_algo(p, perf.algo, perf.math);
     if (status == CUDNN_STATUS_SUCCESS) {
       remember(key, {layout, perf.algo, perf.math, perf.memory});
+      last_run.layout = layout;
+      last_run.algorithm = perf.algo;
       return true;
     }
     rejected += " algo " + std::to_string(perf.algo) + ": " + cudnnGetErrorString(status) + " at run time;";
@@ -517,6 +569,10 @@ void run_chunk(ConvOp op, const Conv2dArgs& a, const Tensor& x, const Tensor& w,
       a.mode == ConvMode::Convolution ? CUDNN_CONVOLUTION : CUDNN_CROSS_CORRELATION;
   std::string rejected;
   for (const Layout layout : layouts) {
+    if (layout == Layout::NHWC && forced() != nullptr && forced()->refuse_nhwc) {
+      rejected += " [NHWC] refused by the test hook (parity/cuda/conv_testing.h);";
+      continue;
+    }
     const bool krsc = layout == Layout::NHWC;
     const std::vector<i64> perm = to_filter_order(a.kernel_layout, krsc);
     const Shape filter_shape = krsc ? Shape{a.out_channels, win.window_h, win.window_w, win.channels}
@@ -616,7 +672,7 @@ i64 chunk_size(const Conv2dArgs& a, const char* name) {
   PARITY_CHECK(per_image <= INT_MAX, name, ": one image of ", per_image,
                " elements exceeds cuDNN's 32-bit indexing (", INT_MAX, "); input ", win.channels, "x",
                win.in_h, "x", win.in_w, ", output ", a.out_channels, "x", win.out_h, "x", win.out_w);
-  return std::max<i64>(1, std::min<i64>(win.batch, INT_MAX / std::max<i64>(per_image, 1)));
+  return std::max<i64>(1, std::min<i64>(win.batch, element_limit() / std::max<i64>(per_image, 1)));
 }
 
 Shape kernel_shape(const Conv2dArgs& a) {
@@ -636,6 +692,7 @@ void run(ConvOp op, const Conv2dArgs& a, const void* x_ptr, const void* w_ptr, c
   const Tensor bias = bias_ptr != nullptr ? borrow(bias_ptr, {a.out_channels}, a.dtype, device) : Tensor();
 
   const i64 chunk = chunk_size(a, op_name(op));
+  last_run.chunks = (win.batch + chunk - 1) / chunk;
   if (chunk >= win.batch) {
     run_chunk(op, a, x, w, y, bias);
     return;
@@ -659,6 +716,23 @@ void run(ConvOp op, const Conv2dArgs& a, const void* x_ptr, const void* w_ptr, c
 }
 
 }  // namespace
+
+namespace testing {
+
+ForceConv::ForceConv(const ConvForcing& what) {
+  forget_all();
+  forcing().what = what;
+  forcing().on.store(true, std::memory_order_release);
+}
+
+ForceConv::~ForceConv() {
+  forcing().on.store(false, std::memory_order_release);
+  forget_all();
+}
+
+ConvRun last_conv_run() { return last_run; }
+
+}  // namespace testing
 
 void CudaBackend::conv2d_forward(const Conv2dArgs& args, const void* x, const void* w, const void* bias,
                                  void* y) {
@@ -687,7 +761,7 @@ void CudaBackend::conv2d_backward_bias(const Conv2dArgs& args, const void* dy, v
   const i64 per_image = k * win.out_h * win.out_w;
   PARITY_CHECK(per_image <= INT_MAX, name, ": one image of ", per_image,
                " elements exceeds cuDNN's 32-bit indexing");
-  const i64 chunk = std::max<i64>(1, std::min<i64>(win.batch, INT_MAX / std::max<i64>(per_image, 1)));
+  const i64 chunk = std::max<i64>(1, std::min<i64>(win.batch, element_limit() / std::max<i64>(per_image, 1)));
   const TensorDesc db_desc(dtype, Layout::NCHW, 1, k, 1, 1);
   try {
     CudnnHandle handle(device);
