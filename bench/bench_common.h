@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "parity/autograd/join.h"
 #include "parity/tensor/device.h"
 #include "parity/tensor/dtype.h"
 #include "parity/tensor/factories.h"
@@ -56,6 +57,7 @@ struct OpSpec {
   // Calls libm (exp, log1p, tanh): the CPU's glibc and CUDA's math library may
   // differ in the last place, so the CUDA suite's check allows a few ulps.
   bool libm = false;
+  int output_factor = 1;  // output elements per element of one input (cat of two: 2)
 };
 
 inline const std::vector<OpSpec>& ops() {
@@ -67,6 +69,7 @@ inline const std::vector<OpSpec>& ops() {
       {"tanh", 1, false, [](const std::vector<Tensor>& in) { return tanh(in[0]); }, true},
       {"softplus", 1, false, [](const std::vector<Tensor>& in) { return softplus(in[0]); }, true},
       {"sum", 1, true, [](const std::vector<Tensor>& in) { return sum(in[0]); }},
+      {"cat", 2, false, [](const std::vector<Tensor>& in) { return cat({in[0], in[1]}, 0); }, false, 2},
   };
   return table;
 }
@@ -81,7 +84,7 @@ inline const OpSpec& op(const std::string& name) {
 // Minimum bytes one call moves: each input read once, the output written once.
 inline std::int64_t min_bytes(const OpSpec& spec, std::int64_t n, DType dtype) {
   const auto esize = static_cast<std::int64_t>(element_size(dtype));
-  return (spec.inputs * n + (spec.reduces ? 1 : n)) * esize;
+  return (spec.inputs * n + (spec.reduces ? 1 : spec.output_factor * n)) * esize;
 }
 
 // Inputs in [-1, 1) (relu then takes both branches), on `device`.

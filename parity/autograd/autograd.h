@@ -9,5 +9,6 @@
 #include "parity/autograd/function.h"
 #include "parity/autograd/grad_mode.h"
 #include "parity/autograd/gradcheck.h"
+#include "parity/autograd/join.h"
 #include "parity/autograd/node.h"
 #include "parity/autograd/tape.h"

@@ -3,6 +3,7 @@
 
 #include "parity/optim/adadelta.h"
 #include "parity/optim/adam.h"
+#include "parity/optim/clip.h"
 #include "parity/optim/numerics.h"
 #include "parity/optim/optimizer.h"
 #include "parity/optim/presets.h"
