@@ -5,10 +5,13 @@
 //
 // Every loss takes (predictions, targets) of the same shape, floating, on one
 // device, and returns a 0-d tensor; it throws naming the loss and both shapes
-// otherwise.
+// otherwise. The sparse losses take integer labels instead: targets of the
+// predictions' shape without its last axis (the classes).
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <string_view>
 
 #include "parity/nn/activation.h"  // softmax, log_softmax, for code that found them here
 #include "parity/tensor/tensor.h"
@@ -32,10 +35,28 @@ Tensor binary_crossentropy_with_logits(const Tensor& logits, const Tensor& targe
 // probabilities: -sum(t * log_softmax(x), -1), then mean over the batch.
 Tensor categorical_crossentropy_with_logits(const Tensor& logits, const Tensor& targets);
 
+// categorical_crossentropy_with_logits on integer labels (int32, int64 or
+// uint8, each in [0, classes)), Keras' "sparse_categorical_crossentropy":
+// logits [..., classes] and labels [...]. label_smoothing e in [0, 1) puts
+// 1 - e + e/classes on the label and e/classes on every other class (PyTorch's
+// and Keras' label smoothing).
+Tensor sparse_categorical_crossentropy_with_logits(const Tensor& logits, const Tensor& labels,
+                                                   double label_smoothing = 0.0);
+// The negative log-likelihood of log-probabilities (log_softmax's output) at
+// integer labels, averaged: PyTorch's nll_loss (reduction "mean", no weights),
+// with the same label smoothing.
+Tensor nll_loss(const Tensor& log_probs, const Tensor& labels, double label_smoothing = 0.0);
+
 // A loss by its Keras name: "mse", "mean_squared_error", "mae",
 // "mean_absolute_error", "binary_crossentropy" (from logits),
-// "categorical_crossentropy" (from logits). Throws for another name.
+// "categorical_crossentropy" (from logits), "sparse_categorical_crossentropy"
+// (from logits, integer labels). Throws for another name.
 Loss by_name(std::string_view name);
 
 }  // namespace losses
+
+// Integer labels [...] (int32, int64 or uint8, each in [0, num_classes)) as
+// one-hot rows [..., num_classes] of `dtype`: torch.nn.functional.one_hot.
+Tensor one_hot(const Tensor& labels, std::int64_t num_classes, DType dtype = kFloat32);
+
 }  // namespace parity::nn
