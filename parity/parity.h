@@ -9,6 +9,7 @@
 #include "parity/tensor/factories.h"
 #include "parity/tensor/generator.h"
 #include "parity/tensor/ops.h"
+#include "parity/tensor/statistics.h"
 #include "parity/tensor/scalar.h"
 #include "parity/tensor/shape.h"
 #include "parity/tensor/tensor.h"

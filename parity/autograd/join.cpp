@@ -39,6 +39,13 @@ void check_joinable(const std::vector<Tensor>& tensors, int dim, const char* op,
   }
 }
 
+// x defined and of rank 1 or more; dim wrapped into [0, rank).
+int checked_dim(const Tensor& x, std::int64_t dim, const char* op) {
+  PARITY_CHECK(x.defined(), op, ": x is an undefined tensor");
+  PARITY_CHECK(x.dim() > 0, op, ": expected a tensor of rank 1 or more, got a scalar (shape [])");
+  return wrap_dim(dim, x.dim(), op);
+}
+
 }  // namespace
 
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
@@ -95,9 +102,7 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
 }
 
 std::vector<Tensor> split_with_sizes(const Tensor& x, const std::vector<std::int64_t>& sizes, std::int64_t dim) {
-  PARITY_CHECK(x.defined(), "split_with_sizes: x is an undefined tensor");
-  PARITY_CHECK(x.dim() > 0, "split_with_sizes: expected a tensor of rank 1 or more, got a scalar (shape [])");
-  const int d = wrap_dim(dim, x.dim(), "split_with_sizes");
+  const int d = checked_dim(x, dim, "split_with_sizes");
   i64 total = 0;
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     PARITY_CHECK(sizes[i] >= 0, "split_with_sizes: size ", i, " is ", sizes[i], ": expected sizes >= 0");
@@ -116,10 +121,8 @@ std::vector<Tensor> split_with_sizes(const Tensor& x, const std::vector<std::int
 }
 
 std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t dim) {
-  PARITY_CHECK(x.defined(), "split: x is an undefined tensor");
-  PARITY_CHECK(x.dim() > 0, "split: expected a tensor of rank 1 or more, got a scalar (shape [])");
+  const int d = checked_dim(x, dim, "split");
   PARITY_CHECK(split_size > 0, "split: split_size is ", split_size, ": expected a positive size");
-  const int d = wrap_dim(dim, x.dim(), "split");
   const i64 n = x.size(d);
   std::vector<i64> sizes;
   for (i64 offset = 0; offset < n; offset += split_size) sizes.push_back(std::min(split_size, n - offset));
@@ -128,10 +131,8 @@ std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t
 }
 
 std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim) {
-  PARITY_CHECK(x.defined(), "chunk: x is an undefined tensor");
-  PARITY_CHECK(x.dim() > 0, "chunk: expected a tensor of rank 1 or more, got a scalar (shape [])");
+  const int d = checked_dim(x, dim, "chunk");
   PARITY_CHECK(chunks > 0, "chunk: chunks is ", chunks, ": expected a positive count");
-  const int d = wrap_dim(dim, x.dim(), "chunk");
   const i64 n = x.size(d);
   return split(x, std::max<i64>(1, (n + chunks - 1) / chunks), d);
 }

@@ -9,6 +9,7 @@
 #include "parity/nn/init.h"
 #include "parity/nn/losses.h"
 #include "parity/nn/module.h"
+#include "parity/nn/normalization.h"
 #include "parity/nn/pooling.h"
 #include "parity/nn/sequential.h"
 #include "parity/nn/summary.h"
