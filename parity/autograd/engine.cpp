@@ -14,8 +14,11 @@
 #include "parity/autograd/engine.h"
 
 #include <algorithm>
+#include <cmath>
+#include <string>
 #include <unordered_map>
 
+#include "parity/autograd/anomaly.h"
 #include "parity/autograd/grad_mode.h"
 #include "parity/autograd/node.h"
 #include "parity/tensor/error.h"
@@ -77,6 +80,38 @@ void check_input_grads(const Node& node, const std::vector<Tensor>& grads) {
     PARITY_CHECK(g.dtype() == expected.dtype && g.device() == expected.device, "backward of ", node.name(),
                  ": the gradient for input ", i, " is ", g.dtype(), " on ", g.device(), ", expected ",
                  expected.dtype, " on ", expected.device, " (the input's)");
+  }
+}
+
+// The gradient hooks (parity/autograd/hooks.h) on what arrived at `node`: a
+// non-leaf's by output number, a leaf's (its AccumulateGrad) on its one.
+void run_hooks(const Node& node, std::vector<Tensor>& grads) {
+  if (const auto* accumulate = dynamic_cast<const AccumulateGrad*>(&node)) {
+    const AutogradMeta* m = detail::meta_or_null(accumulate->variable());
+    if (m != nullptr && m->leaf_hooks) {
+      m->leaf_hooks->run_grad_hooks(0, grads[0], "a leaf of shape " + to_string(accumulate->variable().shape()));
+    }
+  } else if (node.hooks_) {
+    for (std::uint32_t k = 0; k < grads.size(); ++k) {
+      node.hooks_->run_grad_hooks(k, grads[k], "output " + std::to_string(k) + " of " + node.name());
+    }
+  }
+}
+
+// Anomaly mode (parity/autograd/anomaly.h): a NaN or an infinity in what a
+// backward rule returned is an error naming the rule and where its op was recorded.
+void check_finite(const Node& node, const std::vector<Tensor>& input_grads) {
+  for (std::size_t k = 0; k < input_grads.size(); ++k) {
+    const Tensor& g = input_grads[k];
+    if (!g.defined() || !is_floating(g.dtype()) || g.numel() == 0) continue;
+    const double largest = max(abs(g)).item<double>();  // max propagates NaN
+    if (std::isfinite(largest)) continue;
+    PARITY_FAIL("anomaly mode: the backward of ", node.name(), " returned ", std::isnan(largest) ? "NaN" : "infinity",
+                " in the gradient of its input ", k, " (shape ", to_string(g.shape()), ", ", g.dtype(), "). ",
+                node.recorded_at_ ? "The forward op " + node.name() + " was recorded at:\n" + *node.recorded_at_
+                                  : "The forward op " + node.name() +
+                                        " was recorded outside anomaly mode; record the forward under a "
+                                        "DetectAnomalyGuard too to see where");
   }
 }
 
@@ -143,6 +178,7 @@ void run_backward(const std::vector<Root>& roots, bool retain_graph, const std::
     Node* node = nodes[i];
     std::vector<Tensor> grads = std::move(buffers[i]);
     if (grads.empty()) grads.resize(node->num_outputs());
+    run_hooks(*node, grads);
     if (captures != nullptr) {
       for (std::size_t k = 0; k < captures->size(); ++k) {
         const Edge& edge = (*captures)[k];
@@ -168,6 +204,7 @@ void run_backward(const std::vector<Root>& roots, bool retain_graph, const std::
     std::vector<Tensor> input_grads = node->apply(grads);
     grads.clear();
     check_input_grads(*node, input_grads);
+    if (anomaly_mode_enabled()) check_finite(*node, input_grads);
     const std::vector<Edge>& edges = node->next_edges();
     for (std::size_t k = 0; k < edges.size(); ++k) {
       if (edges[k].node && input_grads[k].defined()) {

@@ -4,7 +4,9 @@
 // (Note [Tape order] in parity/autograd/node.h), visiting only the nodes the outputs
 // depend on, with an explicit work list (no recursion: a graph of any depth is
 // fine). Backward formulas run with grad mode off: they record nothing, so
-// double backward (create_graph) is not supported.
+// double backward (create_graph) is not supported. Gradient hooks
+// (parity/autograd/hooks.h) run on a node's incoming gradients before it runs;
+// in anomaly mode (parity/autograd/anomaly.h) every rule's results are checked.
 //
 // Lifetime: without retain_graph, each node frees its saved tensors right
 // after it ran, and running it again throws a parity::Error that says so.

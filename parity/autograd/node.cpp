@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "parity/autograd/anomaly.h"
 #include "parity/autograd/grad_mode.h"
 #include "parity/autograd/tape.h"
 #include "parity/tensor/error.h"
@@ -117,8 +118,76 @@ Tensor SavedTensor::unpack(std::string_view saved_by) const {
 AccumulateGrad::AccumulateGrad(Tensor variable) : Node(/*sequenced=*/false), variable_(std::move(variable)) {}
 
 std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {
-  if (grads.at(0).defined()) detail::accumulate_grad(detail::meta(variable_), std::move(grads[0]));
+  if (!grads.at(0).defined()) return {};
+  AutogradMeta& m = detail::meta(variable_);
+  detail::accumulate_grad(m, std::move(grads[0]));
+  if (const std::shared_ptr<HookRegistry> hooks = m.leaf_hooks) {
+    NoGradGuard no_grad;
+    for (const HookRegistry::PostAccumulate& entry : hooks->post_accumulate) entry.hook(variable_);
+  }
   return {};
+}
+
+// ---- hooks ----
+
+void HookRegistry::run_grad_hooks(std::uint32_t output_nr, Tensor& g, const std::string& owner) const {
+  if (!g.defined()) return;
+  NoGradGuard no_grad;
+  const std::vector<Grad> entries = grad;  // a hook may register or remove hooks
+  for (const Grad& entry : entries) {
+    if (entry.output_nr != output_nr) continue;
+    Tensor replaced = entry.hook(g);
+    if (!replaced.defined()) continue;
+    PARITY_CHECK(replaced.shape() == g.shape() && replaced.dtype() == g.dtype() && replaced.device() == g.device(),
+                 "register_hook: the hook on ", owner, " returned a gradient of shape ", to_string(replaced.shape()),
+                 ", ", replaced.dtype(), " on ", replaced.device(), "; expected the gradient's shape ",
+                 to_string(g.shape()), ", ", g.dtype(), " on ", g.device(), " (or an undefined tensor to keep it)");
+    g = std::move(replaced);
+  }
+}
+
+void HookRegistry::remove(std::uint64_t id) {
+  std::erase_if(grad, [id](const Grad& e) { return e.id == id; });
+  std::erase_if(post_accumulate, [id](const PostAccumulate& e) { return e.id == id; });
+}
+
+namespace {
+
+HookHandle handle_for(const std::shared_ptr<HookRegistry>& registry, std::uint64_t id) {
+  return HookHandle([weak = std::weak_ptr<HookRegistry>(registry), id] {
+    if (const std::shared_ptr<HookRegistry> r = weak.lock()) r->remove(id);
+  });
+}
+
+}  // namespace
+
+HookHandle register_hook(const Tensor& t, GradHook hook) {
+  PARITY_CHECK(t.defined(), "register_hook: an undefined tensor");
+  PARITY_CHECK(t.requires_grad(), "register_hook: the tensor (shape ", to_string(t.shape()),
+               ") does not require grad, so no gradient will reach a hook on it");
+  PARITY_CHECK(hook != nullptr, "register_hook: an empty hook");
+  AutogradMeta& m = detail::meta(t);
+  std::shared_ptr<HookRegistry>* slot = m.grad_fn ? &m.grad_fn->hooks_ : &m.leaf_hooks;
+  if (!*slot) *slot = std::make_shared<HookRegistry>();
+  HookRegistry& registry = **slot;
+  const std::uint64_t id = registry.next_id++;
+  registry.grad.push_back({id, m.grad_fn ? m.output_nr : 0, std::move(hook)});
+  return handle_for(*slot, id);
+}
+
+HookHandle register_post_accumulate_grad_hook(const Tensor& leaf, PostAccumulateGradHook hook) {
+  PARITY_CHECK(leaf.defined(), "register_post_accumulate_grad_hook: an undefined tensor");
+  AutogradMeta* existing = detail::meta_or_null(leaf);
+  PARITY_CHECK(leaf.requires_grad() && (existing == nullptr || !existing->grad_fn),
+               "register_post_accumulate_grad_hook: expected a leaf that requires grad (a parameter), got a tensor ",
+               leaf.requires_grad() ? "computed by an op" : "that does not require grad", " (shape ",
+               to_string(leaf.shape()), ")");
+  PARITY_CHECK(hook != nullptr, "register_post_accumulate_grad_hook: an empty hook");
+  AutogradMeta& m = detail::meta(leaf);
+  if (!m.leaf_hooks) m.leaf_hooks = std::make_shared<HookRegistry>();
+  const std::uint64_t id = m.leaf_hooks->next_id++;
+  m.leaf_hooks->post_accumulate.push_back({id, std::move(hook)});
+  return handle_for(m.leaf_hooks, id);
 }
 
 namespace detail {
@@ -161,6 +230,7 @@ void add_input(Node& node, const Tensor& input) {
 
 void on_node_created(const std::shared_ptr<Node>& node) {
   if (TapeScope* scope = TapeScope::current()) scope->add_entry(node);
+  if (anomaly_mode_enabled()) node->recorded_at_ = std::make_shared<const std::string>(recording_stack());
 }
 
 Tensor alias(const Tensor& t) {

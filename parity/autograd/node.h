@@ -16,17 +16,40 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "parity/autograd/hooks.h"
 #include "parity/tensor/tensor.h"
 
 namespace parity::autograd {
 
 class Node;
+
+// The hooks of one node's outputs (a non-leaf's, by output number) or of one
+// leaf (parity/autograd/hooks.h). Shared with the handles, weakly.
+struct HookRegistry {
+  struct Grad {
+    std::uint64_t id;
+    std::uint32_t output_nr;
+    GradHook hook;
+  };
+  struct PostAccumulate {
+    std::uint64_t id;
+    PostAccumulateGradHook hook;
+  };
+  std::vector<Grad> grad;
+  std::vector<PostAccumulate> post_accumulate;
+  std::uint64_t next_id = 1;
+
+  // Runs the gradient hooks of output_nr on g in order; a defined return replaces g.
+  void run_grad_hooks(std::uint32_t output_nr, Tensor& g, const std::string& owner) const;
+  void remove(std::uint64_t id);
+};
 
 // Where a gradient flows: into output `input_nr` of `node`.
 struct Edge {
@@ -98,6 +121,8 @@ class Node {
   std::uint32_t num_outputs_ = 1;
   // Outputs whose tensors asked for retain_grad(): (output_nr, tensor).
   std::vector<std::pair<std::uint32_t, std::weak_ptr<TensorImpl>>> retained_;
+  std::shared_ptr<HookRegistry> hooks_;              // gradient hooks on its outputs (register_hook)
+  std::shared_ptr<const std::string> recorded_at_;  // the call stack of its forward op (anomaly mode)
 
  private:
   std::uint64_t sequence_nr_;
@@ -116,6 +141,7 @@ struct AutogradMeta {
   bool is_view = false;
   std::weak_ptr<TensorImpl> base;
   std::vector<std::weak_ptr<TensorImpl>> views;  // live views of this (non-leaf) tensor
+  std::shared_ptr<HookRegistry> leaf_hooks;       // a leaf's gradient and post-accumulate hooks
 };
 
 // Leaves: adds the incoming gradient into the tensor's .grad.
@@ -152,6 +178,7 @@ void set_history(const Tensor& t, std::shared_ptr<Node> node, std::uint32_t outp
 void add_input(Node& node, const Tensor& input);
 // Registers a freshly created node with the thread's innermost TapeScope.
 void on_node_created(const std::shared_ptr<Node>& node);
+std::string recording_stack();  // the caller's call stack, one frame a line (parity/autograd/anomaly.cpp)
 // A new handle on the same storage, offset, shape and strides, with no autograd metadata.
 Tensor alias(const Tensor& t);
 // Adds g into a tensor's accumulated gradient (the engine; retain_grad).

@@ -1,8 +1,11 @@
 #include "parity/nn/module.h"
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 #include <sstream>
 
+#include "parity/autograd/function.h"
 #include "parity/autograd/grad_mode.h"
 #include "parity/nn/summary.h"
 #include "parity/tensor/error.h"
@@ -20,7 +23,47 @@ std::string label(const Module& m) {
   return m.name().empty() ? m.type_name() : m.name() + " (" + m.type_name() + ")";
 }
 
+// x itself, recorded through a node whose backward passes the gradient through
+// `backward` (the module's backward hooks).
+Tensor identity_with_backward(const Tensor& x, const char* name, std::function<Tensor(const Tensor&)> backward) {
+  auto ctx = std::make_shared<autograd::FunctionCtx>();
+  const std::vector<Tensor> inputs{x};
+  autograd::detail::prepare_function(*ctx, name, inputs);
+  std::vector<Tensor> outputs{x};
+  autograd::detail::attach_function(ctx, inputs, outputs,
+                                    [backward = std::move(backward)](autograd::FunctionCtx&,
+                                                                     const std::vector<Tensor>& grads) {
+                                      return std::vector<Tensor>{backward(grads[0])};
+                                    });
+  return outputs[0];
+}
+
 }  // namespace
+
+struct Module::Hooks {
+  std::vector<std::pair<std::uint64_t, ForwardPreHook>> forward_pre;
+  std::vector<std::pair<std::uint64_t, ForwardHook>> forward;
+  std::vector<std::pair<std::uint64_t, BackwardHook>> backward;
+  std::uint64_t next_id = 1;
+
+  void remove(std::uint64_t id) {
+    const auto has_id = [id](const auto& entry) { return entry.first == id; };
+    std::erase_if(forward_pre, has_id);
+    std::erase_if(forward, has_id);
+    std::erase_if(backward, has_id);
+  }
+};
+
+Module::Hooks& Module::hooks() {
+  if (!hooks_) hooks_ = std::make_shared<Hooks>();
+  return *hooks_;
+}
+
+autograd::HookHandle Module::hook_handle(std::uint64_t id) const {
+  return autograd::HookHandle([weak = std::weak_ptr<Hooks>(hooks_), id] {
+    if (const std::shared_ptr<Hooks> h = weak.lock()) h->remove(id);
+  });
+}
 
 std::string keras_shape(const Shape& shape) {
   std::ostringstream out;
@@ -39,8 +82,64 @@ Tensor Module::operator()(const Tensor& x) {
     options.device = x.device();
     build(Shape(x.shape().begin() + 1, x.shape().end()), options);
   }
-  check_input(x);
-  return forward_impl(x);
+  if (!hooks_) {
+    check_input(x);
+    return forward_impl(x);
+  }
+  const std::shared_ptr<Hooks> hooks = hooks_;  // a hook may register or remove hooks
+  Tensor input = x;
+  for (const auto& [id, hook] : std::vector(hooks->forward_pre)) {
+    if (Tensor replaced = hook(*this, input); replaced.defined()) input = std::move(replaced);
+  }
+  check_input(input);
+  const bool backward_hooks = !hooks->backward.empty() && autograd::GradMode::is_enabled();
+  auto grad_output = std::make_shared<Tensor>();  // filled by the output's identity, read by the input's
+  const bool input_needs_grad = backward_hooks && input.requires_grad();
+  if (input_needs_grad) {
+    input = identity_with_backward(input, "BackwardHookInput", [this, hooks, grad_output](const Tensor& g) {
+      Tensor grad_input = g;
+      for (const auto& [id, hook] : std::vector(hooks->backward)) {
+        if (Tensor replaced = hook(*this, grad_input, *grad_output); replaced.defined()) grad_input = std::move(replaced);
+      }
+      return grad_input;
+    });
+  }
+  Tensor output = forward_impl(input);
+  for (const auto& [id, hook] : std::vector(hooks->forward)) {
+    if (Tensor replaced = hook(*this, input, output); replaced.defined()) output = std::move(replaced);
+  }
+  if (backward_hooks && output.requires_grad()) {
+    output = identity_with_backward(output, "BackwardHookOutput",
+                                    [this, hooks, grad_output, input_needs_grad](const Tensor& g) {
+                                      *grad_output = g;
+                                      if (!input_needs_grad) {  // no grad_input will come: run them now
+                                        for (const auto& [id, hook] : std::vector(hooks->backward)) hook(*this, Tensor(), g);
+                                      }
+                                      return g;
+                                    });
+  }
+  return output;
+}
+
+autograd::HookHandle Module::register_forward_pre_hook(ForwardPreHook hook) {
+  PARITY_CHECK(hook != nullptr, label(*this), ": register_forward_pre_hook: an empty hook");
+  const std::uint64_t id = hooks().next_id++;
+  hooks_->forward_pre.emplace_back(id, std::move(hook));
+  return hook_handle(id);
+}
+
+autograd::HookHandle Module::register_forward_hook(ForwardHook hook) {
+  PARITY_CHECK(hook != nullptr, label(*this), ": register_forward_hook: an empty hook");
+  const std::uint64_t id = hooks().next_id++;
+  hooks_->forward.emplace_back(id, std::move(hook));
+  return hook_handle(id);
+}
+
+autograd::HookHandle Module::register_full_backward_hook(BackwardHook hook) {
+  PARITY_CHECK(hook != nullptr, label(*this), ": register_full_backward_hook: an empty hook");
+  const std::uint64_t id = hooks().next_id++;
+  hooks_->backward.emplace_back(id, std::move(hook));
+  return hook_handle(id);
 }
 
 void Module::check_input(const Tensor& x) const {

@@ -17,12 +17,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "parity/autograd/hooks.h"
 #include "parity/tensor/conv.h"
 #include "parity/tensor/device.h"
 #include "parity/tensor/dtype.h"
@@ -96,6 +98,23 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
+  // Hooks, as PyTorch's modules have them (removable through their handles).
+  // Each runs with the module; a defined return replaces what it names, an
+  // undefined one keeps it. Forward hooks run in operator(), before and after
+  // forward_impl. A full backward hook runs when the gradient with respect to
+  // the module's input has been computed, with the gradient with respect to
+  // its output: (module, grad_input, grad_output), grad_input undefined when
+  // the input needs no gradient (the hook then runs when grad_output arrives).
+  // While a module has backward hooks, its output (and the input it sees) are
+  // views that refuse in-place ops under autograd, as in PyTorch. The hooks
+  // refer to the module: keep it alive until backward has run.
+  using ForwardPreHook = std::function<Tensor(Module& module, const Tensor& input)>;
+  using ForwardHook = std::function<Tensor(Module& module, const Tensor& input, const Tensor& output)>;
+  using BackwardHook = std::function<Tensor(Module& module, const Tensor& grad_input, const Tensor& grad_output)>;
+  autograd::HookHandle register_forward_pre_hook(ForwardPreHook hook);
+  autograd::HookHandle register_forward_hook(ForwardHook hook);
+  autograd::HookHandle register_full_backward_hook(BackwardHook hook);
+
   // Parameters and buffers by dotted name, detached (sharing their storage).
   StateDict state_dict() const;
   // Copies values into the existing tensors (dtype converted, device kept).
@@ -146,6 +165,10 @@ class Module {
   BuildOptions options_;
   NamedTensors parameters_, buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  struct Hooks;
+  Hooks& hooks();  // created on first use
+  autograd::HookHandle hook_handle(std::uint64_t id) const;
+  std::shared_ptr<Hooks> hooks_;  // null until a hook is registered
 
   friend class Sequential;
 };
