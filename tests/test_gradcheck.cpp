@@ -83,6 +83,23 @@ TEST_P(Gradcheck, FailsOnAWrongBackwardAndNamesTheElement) {
   EXPECT_NE(text.str().find("input 0[1, 2]"), std::string::npos) << text.str();
 }
 
+// A float32 input is checked as a float64 copy, and the report says so.
+TEST_P(Gradcheck, SaysWhenItRanFloat32InputsAsFloat64) {
+  const Tensor a = randn({2, 3}, {.dtype = kFloat32, .device = device()}).requires_grad_();
+  const Tensor b = normal({2, 3}).requires_grad_();
+  const GradcheckReport report = autograd::gradcheck([](const Inputs& in) { return mul(in[0], in[1]); },
+                                                     {a, b.to(kFloat32).detach().requires_grad_()});
+  EXPECT_TRUE(report.ok) << report;
+  EXPECT_EQ(report.promoted_inputs, (std::vector<int>{0, 1}));
+  std::ostringstream text;
+  text << report;
+  EXPECT_NE(text.str().find("inputs 0, 1 were float32 and ran as float64"), std::string::npos) << text.str();
+  // float64 inputs: nothing to say.
+  std::ostringstream plain;
+  plain << autograd::gradcheck([](const Inputs& in) { return mul(in[0], in[0]); }, {b});
+  EXPECT_EQ(plain.str().find("float32"), std::string::npos) << plain.str();
+}
+
 TEST_P(Gradcheck, NamesTheInputWhoseGradientIsWrong) {
   const Inputs inputs = {normal({2, 3}).requires_grad_(), normal({2, 3}).requires_grad_()};
   auto fn = [](const Inputs& in) { return MulWrongForB::apply(in[0], in[1]); };

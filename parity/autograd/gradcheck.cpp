@@ -324,6 +324,9 @@ GradcheckReport gradcheck_impl(const DiffFunction& fn, const std::vector<Tensor>
   report.eps = options.eps;
   report.atol = options.atol;
   report.rtol = options.rtol;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].defined() && inputs[i].dtype() == kFloat32) report.promoted_inputs.push_back(static_cast<int>(i));
+  }
   try {
     report = options.fast_mode ? fast_check(fn, inputs, checked, options, report)
                                : full_check(fn, inputs, checked, options, report);
@@ -434,6 +437,13 @@ std::ostream& operator<<(std::ostream& out, const GradcheckReport& r) {
       break;
   }
   if (r.checked > 0) s << ", abs error " << r.abs_error << ", rel error " << r.rel_error;
+  if (!r.promoted_inputs.empty()) {
+    s << "; input" << (r.promoted_inputs.size() > 1 ? "s " : " ");
+    for (std::size_t k = 0; k < r.promoted_inputs.size(); ++k) s << (k > 0 ? ", " : "") << r.promoted_inputs[k];
+    s << (r.promoted_inputs.size() > 1 ? " were" : " was")
+      << " float32 and ran as float64 (finite differences need float64; EXPECT_FLOAT32_GRADIENT checks the "
+         "float32 gradient itself)";
+  }
   return out << s.str();
 }
 

@@ -75,6 +75,9 @@ struct GradcheckReport {
   double rel_error = 0;
 
   std::int64_t checked = 0;  // entries (or projections) compared
+  // Full and fast mode: the inputs given as float32, which the check ran as
+  // float64 copies (the report says so).
+  std::vector<int> promoted_inputs;
   double eps = 0, atol = 0, rtol = 0;
 };
 
