@@ -25,6 +25,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "parity/nn/module.h"
 #include "parity/optim/optimizer.h"
@@ -46,6 +49,9 @@ struct TrainInfo {
 };
 
 // After each optimizer step.
+// Named values, in order: {{"loss", 0.25}, {"accuracy", 0.5}} (what the bar shows after it).
+using Metrics = std::vector<std::pair<std::string, double>>;
+
 struct BatchEnd {
   int epoch;
   std::int64_t batch;       // in this epoch
@@ -61,6 +67,7 @@ struct BatchEnd {
   nn::Module& model;
   optim::Optimizer& optimizer;
   bool& stop_training;  // Note [Stopping training]
+  const Metrics& metrics;  // FitOptions::metrics' running means over this epoch, in order
 };
 
 // After each epoch (and its validation).
@@ -75,6 +82,7 @@ struct EpochEnd {
   optim::Optimizer& optimizer;
   const History& history;  // including this epoch
   bool& stop_training;     // Note [Stopping training]
+  const Metrics& metrics;  // the epoch's means of FitOptions::metrics, then their val_ forms
 };
 
 struct Callback {

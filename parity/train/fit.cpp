@@ -76,21 +76,47 @@ StepResult step(const char* op, nn::Module& model, optim::Optimizer& optimizer, 
   return r;
 }
 
-double evaluate_impl(const char* op, nn::Module& model, const nn::Loss& loss_fn, const Tensor& x,
-                     const Tensor& y, std::int64_t batch_size) {
+// Running means weighted by batch size: the loss's and each metric's.
+struct Means {
+  explicit Means(std::size_t metrics) : metric_sums(metrics, 0.0) {}
+  double loss_sum = 0;
+  std::vector<double> metric_sums;
+  std::int64_t seen = 0;
+
+  void add(double loss, const std::vector<Metric>& metrics, const Tensor& predictions, const Tensor& targets,
+           std::int64_t size) {
+    const auto w = static_cast<double>(size);
+    loss_sum += loss * w;
+    if (!metrics.empty()) {
+      autograd::NoGradGuard no_grad;
+      for (std::size_t m = 0; m < metrics.size(); ++m) metric_sums[m] += metrics[m].fn(predictions, targets) * w;
+    }
+    seen += size;
+  }
+  double loss() const { return loss_sum / static_cast<double>(seen); }
+  // {name, mean} of each metric, the names prefixed.
+  Metrics metric_means(const std::vector<Metric>& metrics, const std::string& prefix = "") const {
+    Metrics out;
+    for (std::size_t m = 0; m < metrics.size(); ++m) {
+      out.emplace_back(prefix + metrics[m].name, metric_sums[m] / static_cast<double>(seen));
+    }
+    return out;
+  }
+};
+
+Means evaluate_impl(const char* op, nn::Module& model, const nn::Loss& loss_fn, const std::vector<Metric>& metrics,
+                    const Tensor& x, const Tensor& y, std::int64_t batch_size) {
   ModeGuard mode(model, false);
   autograd::NoGradGuard no_grad;
-  double sum = 0;
-  std::int64_t seen = 0;
+  Means means(metrics.size());
   for (const Batch& b : batches(x, y, batch_size)) {
     const Device device = model_device(model, b.x);
     const Tensor yb = b.y.to(device);
     const Tensor predictions = model(b.x.to(device));
     const Tensor loss = loss_fn(predictions, yb);
-    sum += loss_value(op, loss, predictions, yb) * static_cast<double>(b.size());
-    seen += b.size();
+    means.add(loss_value(op, loss, predictions, yb), metrics, predictions, yb, b.size());
   }
-  return sum / static_cast<double>(seen);
+  return means;
 }
 
 }  // namespace
@@ -150,54 +176,61 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const nn::Loss& loss
                               ? batches(x, y, options.batch_size,
                                         permutation(n, options.seed, static_cast<std::uint64_t>(epoch)))
                               : batches(x, y, options.batch_size);
-    double sum = 0;
-    std::int64_t seen = 0, ran = 0;
+    Means means(options.metrics.size());
+    std::int64_t ran = 0;
     for (std::int64_t b = 0; b < range.size(); ++b) {
       for (const auto& callback : callbacks) callback->on_batch_begin(epoch, b);
       const Batch batch = range[b];
       const StepResult r = step("fit", model, optimizer, loss, batch.x, batch.y);
       const std::int64_t size = batch.size();
-      seen += size;
-      sum += r.loss_value * static_cast<double>(size);
+      means.add(r.loss_value, options.metrics, r.predictions, r.y, size);
       ++ran;
+      const Metrics running = means.metric_means(options.metrics);
       history.batch_loss.push_back(r.loss_value);
       history.batch_size.push_back(size);
       const BatchEnd event{.epoch = epoch,
                            .batch = b,
                            .step = step_index++,
                            .batch_size = size,
-                           .seen = seen,
+                           .seen = means.seen,
                            .loss = r.loss_value,
-                           .mean_loss = sum / static_cast<double>(seen),
+                           .mean_loss = means.loss(),
                            .x = r.x,
                            .y = r.y,
                            .predictions = r.predictions,
                            .loss_tensor = r.loss,
                            .model = model,
                            .optimizer = optimizer,
-                           .stop_training = stop};
+                           .stop_training = stop,
+                           .metrics = running};
       for (const auto& callback : callbacks) callback->on_batch_end(event);
       if (stop) break;
     }
-    const double epoch_loss = sum / static_cast<double>(seen);
+    const double epoch_loss = means.loss();
+    Metrics epoch_metrics = means.metric_means(options.metrics);
     std::optional<double> val_loss;
     if (validation != nullptr) {
-      val_loss = evaluate_impl("fit", model, loss, validation->first, validation->second, options.batch_size);
+      const Means val = evaluate_impl("fit", model, loss, options.metrics, validation->first, validation->second,
+                                      options.batch_size);
+      val_loss = val.loss();
+      for (auto& entry : val.metric_means(options.metrics, "val_")) epoch_metrics.push_back(std::move(entry));
     }
+    for (const auto& [name, value] : epoch_metrics) history.metrics[name].push_back(value);
     const double seconds = clock() - epoch_start;
     history.loss.push_back(epoch_loss);
     if (val_loss) history.val_loss.push_back(*val_loss);
     history.epoch_seconds.push_back(seconds);
     const EpochEnd event{.epoch = epoch,
                          .batches = ran,
-                         .seen = seen,
+                         .seen = means.seen,
                          .loss = epoch_loss,
                          .val_loss = val_loss,
                          .seconds = seconds,
                          .model = model,
                          .optimizer = optimizer,
                          .history = history,
-                         .stop_training = stop};
+                         .stop_training = stop,
+                         .metrics = epoch_metrics};
     for (const auto& callback : callbacks) callback->on_epoch_end(event);
   }
   for (const auto& callback : callbacks) callback->on_train_end(history);
@@ -208,7 +241,7 @@ double evaluate(nn::Module& model, const nn::Loss& loss, const Tensor& x, const 
                 std::int64_t batch_size) {
   check_data("evaluate", x, y, batch_size);
   PARITY_CHECK(static_cast<bool>(loss), "evaluate: the loss function is empty");
-  return evaluate_impl("evaluate", model, loss, x, y, batch_size);
+  return evaluate_impl("evaluate", model, loss, {}, x, y, batch_size).loss();
 }
 
 Tensor predict(nn::Module& model, const Tensor& x, std::int64_t batch_size) {

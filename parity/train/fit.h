@@ -31,6 +31,7 @@
 #include "parity/tensor/tensor.h"
 #include "parity/train/callbacks.h"
 #include "parity/train/history.h"
+#include "parity/train/metrics.h"
 #include "parity/train/progress.h"
 
 namespace parity::train {
@@ -45,6 +46,9 @@ struct FitOptions {
   std::optional<std::pair<Tensor, Tensor>> validation_data;
   // Called in order, before the progress printer (parity/train/callbacks.h).
   std::vector<std::shared_ptr<Callback>> callbacks;
+  // Shown after the loss and kept in History::metrics (parity/train/metrics.h),
+  // e.g. {metrics::sparse_accuracy()}.
+  std::vector<Metric> metrics;
   std::ostream* out = &std::cout;  // the progress output; nullptr prints nothing
   Clock clock;                     // the time source of epoch times and the bar; unset: steady_seconds
 };

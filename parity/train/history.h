@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 namespace parity::train {
@@ -19,6 +21,10 @@ struct History {
   std::vector<double> val_loss;
   // Wall time of each epoch, in seconds (the epoch's batches and its validation).
   std::vector<double> epoch_seconds;
+  // Per epoch, by name: each of FitOptions::metrics (the mean weighted by
+  // batch size, as the bar's last value) and, with validation data, its
+  // "val_" form over the validation set.
+  std::map<std::string, std::vector<double>> metrics;
 
   // The number of epochs that ran (fewer than asked when a callback stopped training).
   int epochs() const { return static_cast<int>(loss.size()); }

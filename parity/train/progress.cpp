@@ -166,13 +166,23 @@ void ProgbarLogger::on_epoch_begin(int epoch) {
 }
 
 void ProgbarLogger::on_batch_end(const BatchEnd& event) {
-  if (bar_) bar_->update(event.seen, {{"loss", event.mean_loss}});
+  if (!bar_) return;
+  Metrics metrics{{"loss", event.mean_loss}};
+  metrics.insert(metrics.end(), event.metrics.begin(), event.metrics.end());
+  bar_->update(event.seen, metrics);
 }
 
 void ProgbarLogger::on_epoch_end(const EpochEnd& event) {
   if (verbose_ <= 0) return;
+  // Keras' order: loss, the metrics, val_loss, the val_ metrics.
   Metrics metrics{{"loss", event.loss}};
+  for (const auto& entry : event.metrics) {
+    if (entry.first.rfind("val_", 0) != 0) metrics.push_back(entry);
+  }
   if (event.val_loss) metrics.emplace_back("val_loss", *event.val_loss);
+  for (const auto& entry : event.metrics) {
+    if (entry.first.rfind("val_", 0) == 0) metrics.push_back(entry);
+  }
   if (bar_) {
     bar_->finish(event.seen, metrics);
     bar_.reset();

@@ -43,8 +43,6 @@ double steady_seconds();
 // descriptor is a terminal.
 bool is_terminal(const std::ostream& out);
 
-// Named values shown after the bar, in order: {{"loss", 0.25}, {"val_loss", 0.5}}.
-using Metrics = std::vector<std::pair<std::string, double>>;
 
 // "4s", "1:02", "1:00:05" (whole seconds, truncated; 60 s is "60s").
 std::string format_eta(double seconds);

@@ -7,5 +7,6 @@
 #include "parity/train/fit.h"
 #include "parity/train/history.h"
 #include "parity/train/lockstep.h"
+#include "parity/train/metrics.h"
 #include "parity/train/race.h"
 #include "parity/train/progress.h"
