@@ -4,6 +4,7 @@
 
 #include "parity/train/batches.h"
 #include "parity/train/callbacks.h"
+#include "parity/train/checkpoint.h"
 #include "parity/train/fit.h"
 #include "parity/train/history.h"
 #include "parity/train/lockstep.h"
