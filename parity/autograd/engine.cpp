@@ -244,4 +244,29 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   return result;
 }
 
+std::vector<Tensor> jacobian(const Tensor& output, const std::vector<Tensor>& inputs) {
+  PARITY_CHECK(output.defined(), "autograd::jacobian: the output is an undefined tensor");
+  PARITY_CHECK(is_floating(output.dtype()), "autograd::jacobian: expected a floating output, got ", output.dtype());
+  const std::int64_t n = output.numel();
+  std::vector<Tensor> result;
+  for (const Tensor& input : inputs) {
+    PARITY_CHECK(input.defined(), "autograd::jacobian: an input is an undefined tensor");
+    Shape shape = output.shape();
+    shape.insert(shape.end(), input.shape().begin(), input.shape().end());
+    result.push_back(zeros(shape, {.dtype = output.dtype(), .device = output.device()}));
+  }
+  for (std::int64_t k = 0; k < n; ++k) {
+    Tensor one_hot = zeros(output.shape(), {.dtype = output.dtype(), .device = output.device()});
+    one_hot.reshape({n}).narrow(0, k, 1).fill_(1.0);
+    const std::vector<Tensor> rows =
+        grad({output}, inputs, {one_hot}, {.retain_graph = k + 1 < n, .allow_unused = true});
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (!rows[i].defined()) continue;
+      NoGradGuard no_grad;
+      result[i].reshape({n, inputs[i].numel()}).narrow(0, k, 1).copy_(rows[i].reshape({1, inputs[i].numel()}));
+    }
+  }
+  return result;
+}
+
 }  // namespace parity::autograd

@@ -39,4 +39,12 @@ struct GradOptions {
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs = {}, GradOptions options = {});
 
+// The Jacobian of `output` with respect to each input, by reverse mode: one
+// backward pass per element of output (torch.autograd.functional.jacobian's
+// default), so for small outputs. result[i] has shape output.shape +
+// inputs[i].shape, of output's dtype, on its device; d output[k] / d input[j]
+// is result[i][k..., j...]. An input the output does not depend on gets zeros.
+// The graph is kept (retain_graph) until the last pass.
+std::vector<Tensor> jacobian(const Tensor& output, const std::vector<Tensor>& inputs);
+
 }  // namespace parity::autograd
