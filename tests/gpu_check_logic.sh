@@ -49,8 +49,19 @@ grep -q "present but unusable" "$work/log1" || { echo "FAIL: the check did not s
 grep -q "needs >= 580" "$work/log1" || { echo "FAIL: the check did not name the driver's minimum"; fail=1; }
 fake_smi 0
 run_check 2 || { echo "FAIL: without a GPU the skipped CUDA tests failed the check"; tail -20 "$work/log2"; fail=1; }
+# Defect 4: where the machine's C++ runtime is too old for the bundle's
+# binaries (ldd: "not found"), the bundled one comes first on the path.
+cat > "$work/fake_bin/ldd" <<'L'
+#!/usr/bin/env bash
+echo "	libstdc++.so.6 => not found"
+L
+chmod +x "$work/fake_bin/ldd"
+LD_LIBRARY_PATH=/usr/lib/old-runtime run_check 3
+grep -q "^LD_LIBRARY_PATH=$work/bundle/lib/fallback:" "$work/out3/machine.txt" ||
+  { echo "FAIL: the bundled C++ runtime is not first on LD_LIBRARY_PATH"; grep LD_LIBRARY_PATH "$work/out3/machine.txt"; fail=1; }
+rm -f "$work/fake_bin/ldd"
 if (( fail )); then
   echo "--- log with a GPU listed:"; tail -30 "$work/log1"
   exit 1
 fi
-echo "gpu_check_logic: 2 passed, 0 failed"
+echo "gpu_check_logic: 3 passed, 0 failed"

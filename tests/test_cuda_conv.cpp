@@ -260,6 +260,26 @@ TEST(CudaConv, FastestModeMatchesCpu) {
   }
 }
 
+// Defect 8: the fastest mode's first call times algorithms with cudnnFind on a
+// workspace of up to 1 GiB; that workspace goes back to the pool when the call
+// returns (nothing stays allocated once the call's tensors are gone).
+TEST(CudaConv, TheFastestModeSearchGivesItsWorkspaceBack) {
+  CUDA_CONV_PROLOGUE();
+  TestRng rng;
+  DeterministicGuard fastest(false);
+  const Tensor x = make(rng, {8, 32, 32, 16}, kFloat32).to(kCuda), w = make(rng, {5, 5, 16, 32}, kFloat32).to(kCuda);
+  cuda::synchronize();
+  const std::int64_t before = cuda::memory_stats().allocated_bytes;
+  {
+    const Tensor y = conv2d(x, w);  // the first call of this configuration: cudnnFind
+    const Tensor dx = conv2d_backward_input(y, w, x.shape());
+    const Tensor dw = conv2d_backward_weight(x, y, w.shape());
+    cuda::synchronize();
+  }
+  cuda::synchronize();
+  EXPECT_EQ(cuda::memory_stats().allocated_bytes, before) << "a workspace stayed allocated";
+}
+
 // ---- determinism ----
 
 TEST(CudaConv, DeterministicByDefault) {
