@@ -84,16 +84,18 @@ void check_input_grads(const Node& node, const std::vector<Tensor>& grads) {
 }
 
 // The gradient hooks (parity/autograd/hooks.h) on what arrived at `node`: a
-// non-leaf's by output number, a leaf's (its AccumulateGrad) on its one.
-void run_hooks(const Node& node, std::vector<Tensor>& grads) {
-  if (const auto* accumulate = dynamic_cast<const AccumulateGrad*>(&node)) {
+// non-leaf's by output number, a leaf's (accumulate: its AccumulateGrad, else
+// null) on its one.
+void run_hooks(const Node& node, const AccumulateGrad* accumulate, std::vector<Tensor>& grads) {
+  if (accumulate != nullptr) {
     const AutogradMeta* m = detail::meta_or_null(accumulate->variable());
     if (m != nullptr && m->leaf_hooks) {
-      m->leaf_hooks->run_grad_hooks(0, grads[0], "a leaf of shape " + to_string(accumulate->variable().shape()));
+      m->leaf_hooks->run_grad_hooks(
+          0, grads[0], [&] { return "a leaf of shape " + to_string(accumulate->variable().shape()); });
     }
   } else if (node.hooks_) {
     for (std::uint32_t k = 0; k < grads.size(); ++k) {
-      node.hooks_->run_grad_hooks(k, grads[k], "output " + std::to_string(k) + " of " + node.name());
+      node.hooks_->run_grad_hooks(k, grads[k], [&] { return "output " + std::to_string(k) + " of " + node.name(); });
     }
   }
 }
@@ -178,7 +180,8 @@ void run_backward(const std::vector<Root>& roots, bool retain_graph, const std::
     Node* node = nodes[i];
     std::vector<Tensor> grads = std::move(buffers[i]);
     if (grads.empty()) grads.resize(node->num_outputs());
-    run_hooks(*node, grads);
+    const auto* accumulate = dynamic_cast<const AccumulateGrad*>(node);  // leaves: hooks, never released
+    run_hooks(*node, accumulate, grads);
     if (captures != nullptr) {
       for (std::size_t k = 0; k < captures->size(); ++k) {
         const Edge& edge = (*captures)[k];
@@ -211,7 +214,7 @@ void run_backward(const std::vector<Root>& roots, bool retain_graph, const std::
         add_grad(edges[k].node.get(), edges[k].input_nr, std::move(input_grads[k]));
       }
     }
-    if (!retain_graph && dynamic_cast<AccumulateGrad*>(node) == nullptr) node->release(/*drop_edges=*/false);
+    if (!retain_graph && accumulate == nullptr) node->release(/*drop_edges=*/false);
   }
 }
 

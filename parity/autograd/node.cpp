@@ -130,7 +130,8 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {
 
 // ---- hooks ----
 
-void HookRegistry::run_grad_hooks(std::uint32_t output_nr, Tensor& g, const std::string& owner) const {
+void HookRegistry::run_grad_hooks(std::uint32_t output_nr, Tensor& g,
+                                  const std::function<std::string()>& owner) const {
   if (!g.defined()) return;
   NoGradGuard no_grad;
   const std::vector<Grad> entries = grad;  // a hook may register or remove hooks
@@ -139,7 +140,7 @@ void HookRegistry::run_grad_hooks(std::uint32_t output_nr, Tensor& g, const std:
     Tensor replaced = entry.hook(g);
     if (!replaced.defined()) continue;
     PARITY_CHECK(replaced.shape() == g.shape() && replaced.dtype() == g.dtype() && replaced.device() == g.device(),
-                 "register_hook: the hook on ", owner, " returned a gradient of shape ", to_string(replaced.shape()),
+                 "register_hook: the hook on ", owner(), " returned a gradient of shape ", to_string(replaced.shape()),
                  ", ", replaced.dtype(), " on ", replaced.device(), "; expected the gradient's shape ",
                  to_string(g.shape()), ", ", g.dtype(), " on ", g.device(), " (or an undefined tensor to keep it)");
     g = std::move(replaced);

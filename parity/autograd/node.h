@@ -46,8 +46,9 @@ struct HookRegistry {
   std::vector<PostAccumulate> post_accumulate;
   std::uint64_t next_id = 1;
 
-  // Runs the gradient hooks of output_nr on g in order; a defined return replaces g.
-  void run_grad_hooks(std::uint32_t output_nr, Tensor& g, const std::string& owner) const;
+  // Runs the gradient hooks of output_nr on g in order; a defined return
+  // replaces g. `owner` names the hooked tensor, for an error only.
+  void run_grad_hooks(std::uint32_t output_nr, Tensor& g, const std::function<std::string()>& owner) const;
   void remove(std::uint64_t id);
 };
 
