@@ -10,7 +10,7 @@ repetitions when there are several. Rates are decimal: 1 GB/s = 1e9 bytes/s.
 
 Each elementwise op and sum is compared with the STREAM-like kernel of the same
 access pattern on the same device: add/mul (two reads, one write) with triad,
-relu, exp, tanh, softplus (one read, one write) and cat (each input read, the output written) with copy, sum (one read) with read.
+relu, exp, tanh, softplus, sigmoid, log1p (one read, one write) and cat (each input read, the output written) with copy, sum (one read) with read.
 """
 import argparse
 import json
@@ -19,7 +19,7 @@ import platform
 import sys
 
 STREAM_REF = {"add": "triad", "mul": "triad", "relu": "copy", "exp": "copy", "tanh": "copy",
-              "softplus": "copy", "sum": "read", "cat": "copy"}
+              "softplus": "copy", "sigmoid": "copy", "log1p": "copy", "sum": "read", "cat": "copy"}
 UNIT_S = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 

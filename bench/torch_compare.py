@@ -10,7 +10,7 @@ mirrors (bench/bench_*.cpp, without Google Benchmark's /real_time suffixes), so
 bench/bench_table.py pairs them; scripts/bench runs this right after Parity's
 suites, at the same thread count, so both sets of numbers come from one run.
 
-  ops       torch.add/mul/relu/exp/tanh/softplus/sum/cat at bench/bench_common.h's sizes, a new output every call
+  ops       torch.add/mul/relu/exp/tanh/softplus/sigmoid/log1p/sum/cat at bench/bench_common.h's sizes, a new output every call
   small     one small eager op (1 or 16 elements); the time includes the Python call
   matmul    torch.mm, square n x n x n (bench_ops' matmul rows)
   conv      the seed's two 7x7 conv layers, batch 8 (bench_conv): forward NCHW and
@@ -68,7 +68,8 @@ def times(fn, reps, min_time):
 def ops_group(torch, rows, result, args):
     ops = {"add": (2, False, torch.add), "mul": (2, False, torch.mul),
            "relu": (1, False, torch.relu), "exp": (1, False, torch.exp), "tanh": (1, False, torch.tanh),
-           "softplus": (1, False, torch.nn.functional.softplus), "sum": (1, True, torch.sum),
+           "softplus": (1, False, torch.nn.functional.softplus), "sigmoid": (1, False, torch.sigmoid),
+           "log1p": (1, False, torch.log1p), "sum": (1, True, torch.sum),
            "cat": (2, False, lambda a, b: torch.cat((a, b)))}
     for op, (arity, reduces, fn) in ops.items():
         for dname, dtype in {"f32": torch.float32, "f64": torch.float64}.items():

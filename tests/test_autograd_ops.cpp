@@ -31,7 +31,9 @@ TEST_P(GradcheckOps, Unary) {
                                                         {UnaryOp::Relu, Domain::AwayFromZero},
                                                         {UnaryOp::Sigmoid, Domain::Any},
                                                         {UnaryOp::Tanh, Domain::Any},
-                                                        {UnaryOp::Softplus, Domain::Any}};
+                                                        {UnaryOp::Softplus, Domain::Any},
+                                                        {UnaryOp::Log1p, Domain::Positive},
+                                                        {UnaryOp::Expm1, Domain::Any}};
   const std::vector<std::pair<Shape, bool>> shapes = {
       {{}, true}, {{5}, true}, {{3, 4}, true}, {{2, 3, 4}, false}};
   for (const auto& [op, domain] : ops) {

@@ -165,9 +165,6 @@ TEST_F(CudaOps, UnaryMatchesCpu) {
   const Shape shape = {37, 129};  // 4773 elements: a tail after the vectors
   for (int o = 0; o < static_cast<int>(UnaryOp::kCount); ++o) {
     const auto op = static_cast<UnaryOp>(o);
-    const bool approx =
-        op == UnaryOp::Exp || op == UnaryOp::Log || op == UnaryOp::Tanh || op == UnaryOp::Sigmoid ||
-        op == UnaryOp::Softplus;
     for (DType dtype : all_dtypes()) {
       if (!op_accepts(functors::accepts_of(op), dtype)) continue;
       SCOPED_TRACE(std::string(name(op)) + " " + std::string(name(dtype)));
@@ -184,13 +181,29 @@ TEST_F(CudaOps, UnaryMatchesCpu) {
       add_specials(base);
       for (const Layout& l : layouts_of(base)) {
         SCOPED_TRACE(l.name);
-        const Tensor got = unary(op, l.gpu), want = unary(op, l.cpu);
-        if (approx)
-          EXPECT_TRUE(within_ulps(got, want, 4));
-        else
-          EXPECT_TRUE(identical(got, want));
+        // Every unary op, exp, log, tanh, sigmoid and softplus included, gives
+        // the CPU's bits (Note [Same bits on every device]).
+        EXPECT_TRUE(identical(unary(op, l.gpu), unary(op, l.cpu)));
       }
     }
+  }
+}
+
+// Note [Same bits on every device], over a stride of every float32 input
+// (NaNs, infinities, subnormals, both zeros among them) and fresh float64 values
+// of every magnitude: the GPU's elementary functions give the CPU's bits.
+TEST_F(CudaOps, ElementaryFunctionsGiveTheCpusBitsOnEvery257thFloat32) {
+  std::vector<std::uint32_t> bits;
+  for (std::uint64_t u = 0; u < (std::uint64_t{1} << 32); u += 257) bits.push_back(static_cast<std::uint32_t>(u));
+  const Tensor x32 = from_blob(bits.data(), {static_cast<std::int64_t>(bits.size())}, kFloat32);
+  TestRng rng;
+  Tensor x64 = host_magnitudes(rng, {1 << 20}, kFloat64, true);
+  add_specials(x64);
+  for (const UnaryOp op : {UnaryOp::Exp, UnaryOp::Log, UnaryOp::Tanh, UnaryOp::Sigmoid, UnaryOp::Softplus}) {
+    SCOPED_TRACE(std::string(name(op)));
+    EXPECT_TRUE(identical(unary(op, x32.to(kCuda)), unary(op, x32)));
+    EXPECT_TRUE(identical(unary(op, x64.to(kCuda)), unary(op, x64)));
+    EXPECT_TRUE(identical(unary(op, (x64 * 1e-3).to(kCuda)), unary(op, x64 * 1e-3)));
   }
 }
 

@@ -66,7 +66,8 @@ TEST_P(Errors, OpRejectsDtype) {
            {"sqrt", [](const Tensor& t) { return sqrt(t); }},   {"rsqrt", [](const Tensor& t) { return rsqrt(t); }},
            {"sigmoid", [](const Tensor& t) { return sigmoid(t); }}, {"tanh", [](const Tensor& t) { return tanh(t); }},
            {"reciprocal", [](const Tensor& t) { return reciprocal(t); }},
-           {"softplus", [](const Tensor& t) { return softplus(t); }}}) {
+           {"softplus", [](const Tensor& t) { return softplus(t); }},
+           {"log1p", [](const Tensor& t) { return log1p(t); }}, {"expm1", [](const Tensor& t) { return expm1(t); }}}) {
     EXPECT_PARITY_ERROR(fn(i), {what + ":", "float32 or float64", "int32"});
   }
   EXPECT_PARITY_ERROR(neg(b), {"neg:", "bool"});

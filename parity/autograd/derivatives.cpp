@@ -170,6 +170,10 @@ constexpr Rule unary_rule(UnaryOp op) {
       return {{.output = Reads::Always}, [](N n, T g) -> Grads { return {mul(g, sub(1, square(n.out())))}; }};
     case UnaryOp::Softplus:  // d/dx log(1 + exp(x)) = sigmoid(x)
       return {{.input0 = Reads::Always}, [](N n, T g) -> Grads { return {mul(g, sigmoid(n.in(0)))}; }};
+    case UnaryOp::Log1p:  // 1 / (1 + x)
+      return {{.input0 = Reads::Always}, [](N n, T g) -> Grads { return {div(g, add(n.in(0), 1))}; }};
+    case UnaryOp::Expm1:  // exp(x) = y + 1
+      return {{.output = Reads::Always}, [](N n, T g) -> Grads { return {mul(g, add(n.out(), 1))}; }};
     case UnaryOp::kCount:
       break;
   }

@@ -17,7 +17,7 @@ namespace parity::cpu {
 
 namespace detail {
 
-template <typename Out, typename... In, typename F, std::size_t... K>
+template <typename Isa, typename Out, typename... In, typename F, std::size_t... K>
 void dense_loop(const ElementwiseIter& it, const F& f, std::index_sequence<K...>) {
   Out* __restrict out = reinterpret_cast<Out*>(it.data[0]);
   const std::tuple<const In*...> in{reinterpret_cast<const In*>(it.data[K + 1])...};
@@ -27,7 +27,7 @@ void dense_loop(const ElementwiseIter& it, const F& f, std::index_sequence<K...>
   });
 }
 
-template <typename Out, typename... In, typename F, std::size_t... K>
+template <typename Isa, typename Out, typename... In, typename F, std::size_t... K>
 void strided_loop(const ElementwiseIter& it, const F& f, std::index_sequence<K...>) {
   const int nd = it.ndim;
   const std::int64_t inner = it.shape[nd - 1];
@@ -64,7 +64,7 @@ void strided_loop(const ElementwiseIter& it, const F& f, std::index_sequence<K..
 // A flat loop in which the inputs whose bit is set in Scalars are one value
 // broadcast to every element (stride 0): the compiler hoists their load and
 // vectorizes the rest, as for dense operands.
-template <unsigned Scalars, typename Out, typename... In, typename F, std::size_t... K>
+template <typename Isa, unsigned Scalars, typename Out, typename... In, typename F, std::size_t... K>
 void dense_with_scalars_loop(const ElementwiseIter& it, const F& f, std::index_sequence<K...>) {
   Out* __restrict out = reinterpret_cast<Out*>(it.data[0]);
   const std::tuple<const In*...> in{reinterpret_cast<const In*>(it.data[K + 1])...};
@@ -90,33 +90,43 @@ inline int broadcast_pattern(const ElementwiseIter& it, int inputs) {
   return pattern;
 }
 
-template <typename Out, typename... In, typename F, unsigned... Patterns>
+template <typename Isa, typename Out, typename... In, typename F, unsigned... Patterns>
 bool run_broadcast_pattern(const ElementwiseIter& it, const F& f, int pattern,
                            std::integer_sequence<unsigned, Patterns...>) {
   return ((pattern == static_cast<int>(Patterns) &&
-           (dense_with_scalars_loop<Patterns, Out, In...>(it, f, std::index_sequence_for<In...>{}), true)) ||
+           (dense_with_scalars_loop<Isa, Patterns, Out, In...>(it, f, std::index_sequence_for<In...>{}), true)) ||
           ...);
 }
 
 }  // namespace detail
 
+// The instruction set a loop is compiled for (Note [One loop per instruction
+// set]): the baseline of the library's build, or a tag local to one of the
+// per-ISA files (parity/cpu/elementwise_isa.h).
+struct BaselineIsa {};
+
 // out[i] = f(in_0[i], ..., in_n[i]) over the iteration; Out and In... are the
 // operands' element types (already checked against it.dtypes by the caller).
 // Every path applies the same f to the same elements: the bits do not depend on it.
-template <typename Out, typename... In, typename F>
-void elementwise(const ElementwiseIter& it, const F& f) {
+template <typename Isa, typename Out, typename... In, typename F>
+void elementwise_on(const ElementwiseIter& it, const F& f) {
   if (it.numel == 0) return;
   if (it.is_contiguous()) {
-    detail::dense_loop<Out, In...>(it, f, std::index_sequence_for<In...>{});
+    detail::dense_loop<Isa, Out, In...>(it, f, std::index_sequence_for<In...>{});
     return;
   }
   constexpr unsigned kPatterns = 1u << sizeof...(In);
   const int pattern = detail::broadcast_pattern(it, static_cast<int>(sizeof...(In)));
-  if (pattern > 0 && detail::run_broadcast_pattern<Out, In...>(it, f, pattern,
-                                                                 std::make_integer_sequence<unsigned, kPatterns>{})) {
+  if (pattern > 0 && detail::run_broadcast_pattern<Isa, Out, In...>(
+                         it, f, pattern, std::make_integer_sequence<unsigned, kPatterns>{})) {
     return;
   }
-  detail::strided_loop<Out, In...>(it, f, std::index_sequence_for<In...>{});
+  detail::strided_loop<Isa, Out, In...>(it, f, std::index_sequence_for<In...>{});
+}
+
+template <typename Out, typename... In, typename F>
+void elementwise(const ElementwiseIter& it, const F& f) {
+  elementwise_on<BaselineIsa, Out, In...>(it, f);
 }
 
 }  // namespace parity::cpu

@@ -9,5 +9,8 @@ namespace parity {
 bool cpu_has_avx2_fma();
 // x86-64 with AVX-512F.
 bool cpu_has_avx512f();
+// x86-64 with AVX-512 F, DQ, VL and BW and FMA (Skylake-X, Zen 4 and later):
+// what parity/cpu/elementwise_avx512.cpp is compiled for.
+bool cpu_has_avx512_fdvb();
 
 }  // namespace parity

@@ -4,8 +4,9 @@
 // of its op. The CPU loop (parity/cpu/elementwise.h) and the CUDA launcher
 // (parity/cuda/elementwise.cuh) instantiate the same functor, so the backends cannot
 // drift apart. add/sub/mul/div/sqrt are single IEEE operations and give the same
-// bits on both; exp, log, log1p, tanh, pow call each platform's libm and may differ in
-// the last place.
+// bits on both; exp, expm1, log, log1p, tanh, sigmoid and softplus are parity/tensor/
+// portable_math.h's, which give the same bits too (Note [Same bits on every
+// device]); pow still calls each platform's libm and may differ in the last place.
 //
 // Traits on each functor say which dtypes it accepts; the tensor layer checks
 // them before dispatch and the backends never instantiate the rest.
@@ -17,6 +18,7 @@
 
 #include "parity/tensor/macros.h"
 #include "parity/tensor/op_kinds.h"
+#include "parity/tensor/portable_math.h"
 
 namespace parity::functors {
 
@@ -36,27 +38,11 @@ constexpr bool accepts(Accepts accepts) {
 
 namespace math {
 #if PARITY_DEVICE_CODE
-PARITY_INLINE float exp(float x) { return ::expf(x); }
-PARITY_INLINE double exp(double x) { return ::exp(x); }
-PARITY_INLINE float log(float x) { return ::logf(x); }
-PARITY_INLINE double log(double x) { return ::log(x); }
-PARITY_INLINE float log1p(float x) { return ::log1pf(x); }
-PARITY_INLINE double log1p(double x) { return ::log1p(x); }
-PARITY_INLINE float tanh(float x) { return ::tanhf(x); }
-PARITY_INLINE double tanh(double x) { return ::tanh(x); }
 PARITY_INLINE float pow(float x, float y) { return ::powf(x, y); }
 PARITY_INLINE double pow(double x, double y) { return ::pow(x, y); }
 PARITY_INLINE float sqrt(float x) { return __fsqrt_rn(x); }
 PARITY_INLINE double sqrt(double x) { return __dsqrt_rn(x); }
 #else
-PARITY_INLINE float exp(float x) { return std::exp(x); }
-PARITY_INLINE double exp(double x) { return std::exp(x); }
-PARITY_INLINE float log(float x) { return std::log(x); }
-PARITY_INLINE double log(double x) { return std::log(x); }
-PARITY_INLINE float log1p(float x) { return std::log1p(x); }
-PARITY_INLINE double log1p(double x) { return std::log1p(x); }
-PARITY_INLINE float tanh(float x) { return std::tanh(x); }
-PARITY_INLINE double tanh(double x) { return std::tanh(x); }
 PARITY_INLINE float pow(float x, float y) { return std::pow(x, y); }
 PARITY_INLINE double pow(double x, double y) { return std::pow(x, y); }
 PARITY_INLINE float sqrt(float x) { return std::sqrt(x); }
@@ -85,8 +71,8 @@ PARITY_UNARY_FUNCTOR(Abs, Numeric,
 // sign(NaN) is NaN; sign(+-0) is 0.
 PARITY_UNARY_FUNCTOR(Sign, Numeric,
                      math::isnan(x) ? x : static_cast<T>(T(x > T(0)) - T(x < T(0))))
-PARITY_UNARY_FUNCTOR(Exp, Floating, math::exp(x))
-PARITY_UNARY_FUNCTOR(Log, Floating, math::log(x))
+PARITY_UNARY_FUNCTOR(Exp, Floating, pmath::exp(x))
+PARITY_UNARY_FUNCTOR(Log, Floating, pmath::log(x))
 PARITY_UNARY_FUNCTOR(Sqrt, Floating, math::sqrt(x))
 // 1/sqrt(x) as two rounded operations (not the device's approximate rsqrt), so
 // both backends agree.
@@ -95,12 +81,11 @@ PARITY_UNARY_FUNCTOR(Square, Numeric, static_cast<T>(x * x))
 PARITY_UNARY_FUNCTOR(Reciprocal, Floating, T(1) / x)
 // relu(NaN) is NaN (x < 0 is false for NaN).
 PARITY_UNARY_FUNCTOR(Relu, Numeric, x < T(0) ? T(0) : x)
-PARITY_UNARY_FUNCTOR(Sigmoid, Floating, T(1) / (T(1) + math::exp(-x)))
-PARITY_UNARY_FUNCTOR(Tanh, Floating, math::tanh(x))
-// log(1 + exp(x)) without its overflow (exp(89) is inf in float32) or its
-// cancellation (1 + exp(-40) is 1): max(x, 0) + log1p(exp(-|x|)).
-PARITY_UNARY_FUNCTOR(Softplus, Floating,
-                     (x > T(0) ? x : T(0)) + math::log1p(math::exp(x < T(0) ? x : -x)))
+PARITY_UNARY_FUNCTOR(Sigmoid, Floating, pmath::sigmoid(x))
+PARITY_UNARY_FUNCTOR(Tanh, Floating, pmath::tanh(x))
+PARITY_UNARY_FUNCTOR(Softplus, Floating, pmath::softplus(x))
+PARITY_UNARY_FUNCTOR(Log1p, Floating, pmath::log1p(x))
+PARITY_UNARY_FUNCTOR(Expm1, Floating, pmath::expm1(x))
 #undef PARITY_UNARY_FUNCTOR
 
 // ---- binary: (T, T) -> T, or bool for comparisons ----
@@ -182,6 +167,8 @@ PARITY_HOST_DEVICE constexpr decltype(auto) visit(UnaryOp op, Fn&& fn) {
     case UnaryOp::Sigmoid: return fn(Sigmoid{});
     case UnaryOp::Tanh: return fn(Tanh{});
     case UnaryOp::Softplus: return fn(Softplus{});
+    case UnaryOp::Log1p: return fn(Log1p{});
+    case UnaryOp::Expm1: return fn(Expm1{});
     case UnaryOp::kCount: break;
   }
   return fn(Neg{});  // unreachable: the tensor layer validated op

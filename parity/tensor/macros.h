@@ -9,6 +9,12 @@
 #if defined(__CUDACC__)
 #define PARITY_HOST_DEVICE __host__ __device__
 #define PARITY_INLINE __host__ __device__ __forceinline__
+#elif defined(__GNUC__) || defined(__clang__)
+#define PARITY_HOST_DEVICE
+// Always inlined on the host as on the device: the per-instruction-set loops
+// must not leave a copy of a shared function behind (Note [One loop per
+// instruction set], parity/cpu/elementwise_isa.h).
+#define PARITY_INLINE inline __attribute__((always_inline))
 #else
 #define PARITY_HOST_DEVICE
 #define PARITY_INLINE inline

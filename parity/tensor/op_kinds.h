@@ -9,12 +9,12 @@
 namespace parity {
 
 enum class UnaryOp : std::uint8_t {
-  Neg, Abs, Sign, Exp, Log, Sqrt, Rsqrt, Square, Reciprocal, Relu, Sigmoid, Tanh, Softplus,
+  Neg, Abs, Sign, Exp, Log, Sqrt, Rsqrt, Square, Reciprocal, Relu, Sigmoid, Tanh, Softplus, Log1p, Expm1,
   kCount
 };
 inline constexpr std::array<std::string_view, static_cast<int>(UnaryOp::kCount)> kUnaryOpNames = {
     "neg", "abs", "sign", "exp", "log", "sqrt", "rsqrt", "square", "reciprocal", "relu",
-    "sigmoid", "tanh", "softplus"};
+    "sigmoid", "tanh", "softplus", "log1p", "expm1"};
 static_assert(kUnaryOpNames.size() == static_cast<std::size_t>(UnaryOp::kCount));
 
 enum class BinaryOp : std::uint8_t {

@@ -30,6 +30,10 @@ inline Tensor sigmoid(const Tensor& x) { return unary(UnaryOp::Sigmoid, x); }
 inline Tensor tanh(const Tensor& x) { return unary(UnaryOp::Tanh, x); }
 // log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|)): finite for every finite x.
 inline Tensor softplus(const Tensor& x) { return unary(UnaryOp::Softplus, x); }
+// log(1 + x), accurate where 1 + x would round x away (|x| small).
+inline Tensor log1p(const Tensor& x) { return unary(UnaryOp::Log1p, x); }
+// exp(x) - 1, accurate where exp(x) rounds to about 1.
+inline Tensor expm1(const Tensor& x) { return unary(UnaryOp::Expm1, x); }
 
 // ---- binary ----
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);

@@ -63,7 +63,7 @@ constexpr int per_group() {
 
 // Box-Muller: two uniforms u in [0, 1), v in [0, 1) -> two standard normals.
 PARITY_INLINE void box_muller(double u, double v, double& z0, double& z1) {
-  const double r = rn::sqrt(rn::mul(-2.0, pmath::log(rn::sub(1.0, u))));  // 1 - u in (0, 1]
+  const double r = rn::sqrt(rn::mul(-2.0, pmath::log_normal(rn::sub(1.0, u))));  // 1 - u in (0, 1]
   double s, c;
   pmath::sincos_2pi(v, s, c);
   z0 = rn::mul(r, c);
