@@ -170,8 +170,12 @@ PARITY_INLINE double scale(double y, double k) {
   return rn::mul(rn::mul(y, pow2(k1)), pow2(rn::sub(k, k1)));
 }
 
-PARITY_INLINE double clamp_for_exp(double x) {  // NaN passes; past these ends exp is 0 or inf anyway
-  return x > 710.0 ? 710.0 : (x < -746.0 ? -746.0 : x);
+// Selects one after another, never nested or joined by || (which g++ turns
+// into branches the loops cannot vectorize). NaN passes; past these ends exp
+// is 0 or inf anyway.
+PARITY_INLINE double clamp_for_exp(double x) {
+  x = x > 710.0 ? 710.0 : x;
+  return x < -746.0 ? -746.0 : x;
 }
 
 PARITY_INLINE double with_sign_of(double magnitude, double sign) {
@@ -194,7 +198,9 @@ PARITY_INLINE double exp(double x) {
 }
 
 PARITY_INLINE double expm1(double x) {
-  x = x > 710.0 ? 710.0 : (x < -40.0 ? -40.0 : x);  // below -40, e^x - 1 rounds to -1
+  const double x_in = x;
+  x = x > 710.0 ? 710.0 : x;
+  x = x < -40.0 ? -40.0 : x;  // below -40, e^x - 1 rounds to -1
   double k;
   const double r = detail::reduce_ln2(x, k);
   const double q = detail::expm1_reduced(r);
@@ -202,7 +208,8 @@ PARITY_INLINE double expm1(double x) {
   const double s = detail::pow2(k > 60.0 ? 60.0 : k);
   const double small = rn::add(rn::mul(s, q), rn::sub(s, 1.0));
   const double large = rn::sub(detail::scale(rn::add(1.0, q), k), 1.0);
-  return x == 0.0 ? x : (k > 52.0 ? large : small);  // expm1(-0) is -0
+  const double y = k > 52.0 ? large : small;
+  return x_in == 0.0 ? x_in : y;  // expm1(-0) is -0
 }
 
 PARITY_INLINE double log(double x) {
@@ -211,7 +218,9 @@ PARITY_INLINE double log(double x) {
                              : log_normal(x);
   const double inf = double_of(0x7ff0000000000000ULL);
   const double nan = double_of(0x7ff8000000000000ULL);
-  return x > 0.0 ? (x == inf ? x : y) : (x == 0.0 ? -inf : nan);
+  double out = x == inf ? x : y;
+  out = x == 0.0 ? -inf : out;
+  return x >= 0.0 ? out : nan;  // a negative x, or NaN
 }
 
 // log(u) + (x - (u - 1)) / u with u = 1 + x rounded: the second term restores
@@ -220,7 +229,9 @@ PARITY_INLINE double log1p(double x) {
   const double u = rn::add(1.0, x);
   const double y = rn::add(log(u), rn::div(rn::sub(x, rn::sub(u, 1.0)), u));
   const double inf = double_of(0x7ff0000000000000ULL);
-  return x == inf || x == 0.0 ? x : (x == -1.0 ? -inf : y);  // log1p(-0) is -0
+  double out = x == inf ? x : y;
+  out = x == 0.0 ? x : out;  // log1p(-0) is -0
+  return x == -1.0 ? -inf : out;
 }
 
 // tanh |x| = -t / (t + 2) with t = e^(-2|x|) - 1, in [-1, 0]: no cancellation,
