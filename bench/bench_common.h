@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "parity/autograd/indexing.h"
 #include "parity/autograd/join.h"
 #include "parity/tensor/device.h"
 #include "parity/tensor/dtype.h"

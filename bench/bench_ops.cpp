@@ -82,6 +82,36 @@ void BM_SmallEmpty(benchmark::State& state) {
   }
 }
 
+// ---- indexing: an embedding's lookup and its gradient ----
+// A [50000, 128] float32 table and `rows` random indices: index_select reads
+// rows x 128 values and writes as many; index_add (the table's gradient) reads
+// them and accumulates into the rows named, in a fixed order. Bytes: the
+// values moved once each way (the index's 8 bytes a row besides).
+void BM_IndexSelect(benchmark::State& state) {
+  const std::int64_t rows = state.range(0);
+  const Tensor table = rand({50000, 128});
+  const Tensor index = randint(0, 50000, {rows});
+  for (auto _ : state) {
+    Tensor out = index_select(table, 0, index);
+    benchmark::DoNotOptimize(out.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * rows * (2 * 128 * std::int64_t{sizeof(float)} + 8));
+}
+
+void BM_IndexAdd(benchmark::State& state) {
+  const std::int64_t rows = state.range(0);
+  const Tensor table = zeros({50000, 128});
+  const Tensor index = randint(0, 50000, {rows});
+  const Tensor src = rand({rows, 128});
+  for (auto _ : state) {
+    Tensor out = index_add(table, 0, index, src);  // a copy of the table, then the sums
+    benchmark::DoNotOptimize(out.data_ptr());
+  }
+  // The copy of the table counts too: index_add is out of place.
+  state.SetBytesProcessed(state.iterations() *
+                          (rows * (2 * 128 * std::int64_t{sizeof(float)} + 8) + 2 * 50000 * 128 * std::int64_t{sizeof(float)}));
+}
+
 // ---- matmul and the direct OpenBLAS call ----
 
 double gemm_flops(std::int64_t n) { return 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n); }
@@ -250,6 +280,11 @@ void register_all() {
     parity->UseRealTime()->Unit(benchmark::kMillisecond);
     blas->UseRealTime()->Unit(benchmark::kMillisecond);
   }
+
+  with_best(benchmark::RegisterBenchmark(bench_name("index_select", kFloat32, kCpu).c_str(), BM_IndexSelect))
+      ->Arg(4096)->Arg(65536)->UseRealTime();
+  with_best(benchmark::RegisterBenchmark(bench_name("index_add", kFloat32, kCpu).c_str(), BM_IndexAdd))
+      ->Arg(4096)->Arg(65536)->UseRealTime();
 
   // Small ops: microseconds per call, allocation of the output included.
   for (const char* name : {"add", "relu", "sum"}) {

@@ -33,7 +33,13 @@ struct Float32Function {
   const char* name;
   std::function<void(const float* in, float* out, std::int64_t n)> library;
   long double (*reference)(long double);
+  // The inputs the sweep of every float32 input found not correctly rounded
+  // (the double result within its few ulps of a midpoint between two floats):
+  // off by one ulp, each within kHardCaseUlps. The CI sweep checks them too.
+  std::vector<std::uint32_t> known_misrounded = {};
 };
+
+constexpr double kHardCaseUlps = 0.5 + 1.0 / (1 << 20);
 
 // Through the tensor op on the CPU (the loop of the widest instruction set the
 // machine has), or the scalar function where Parity has no op of it.
@@ -57,7 +63,7 @@ long double ref_softplus(long double x) { return (x > 0 ? x : 0.0L) + log1pl(exp
 std::vector<Float32Function> float32_functions() {
   return {
       {"exp", through_op(UnaryOp::Exp), [](long double x) { return expl(x); }},
-      {"log", through_op(UnaryOp::Log), [](long double x) { return logl(x); }},
+      {"log", through_op(UnaryOp::Log), [](long double x) { return logl(x); }, {}},
       {"tanh", through_op(UnaryOp::Tanh), [](long double x) { return tanhl(x); }},
       {"sigmoid", through_op(UnaryOp::Sigmoid), ref_sigmoid},
       {"softplus", through_op(UnaryOp::Softplus), ref_softplus},
@@ -73,7 +79,7 @@ struct SweepResult {
   std::int64_t misrounded = 0;  // not the correctly rounded float
   double max_ulps = 0;          // largest |got - exact| in ulps of the exact value's float
   std::uint32_t worst = 0;
-  std::vector<std::uint32_t> misrounded_inputs;  // the first few
+  std::vector<std::uint32_t> misrounded_inputs;  // the first 64 of each thread
 };
 
 // |got - ref| in units of the last place of the float nearest ref; 0 for a NaN
@@ -111,7 +117,7 @@ SweepResult sweep(const Float32Function& f, std::uint64_t stride, std::uint64_t 
           ++r.inputs;
           if (off > 0.5) {
             ++r.misrounded;
-            if (r.misrounded_inputs.size() < 8) r.misrounded_inputs.push_back(std::bit_cast<std::uint32_t>(in[i]));
+            if (r.misrounded_inputs.size() < 64) r.misrounded_inputs.push_back(std::bit_cast<std::uint32_t>(in[i]));
           }
           if (off > r.max_ulps) r.max_ulps = off, r.worst = std::bit_cast<std::uint32_t>(in[i]);
         }
@@ -129,15 +135,28 @@ SweepResult sweep(const Float32Function& f, std::uint64_t stride, std::uint64_t 
   return all;
 }
 
-void expect_correctly_rounded(std::uint64_t stride, std::uint64_t offset) {
+// Every input swept correctly rounded but the known hard cases, which are
+// within kHardCaseUlps; those are checked on every sweep, whatever its stride.
+void expect_correctly_rounded(std::uint64_t stride, std::uint64_t offset, const char* only) {
   for (const Float32Function& f : float32_functions()) {
+    if (only != nullptr && std::string(only).find(f.name) == std::string::npos) continue;
     const SweepResult r = sweep(f, stride, offset);
-    std::printf("%-9s %lld inputs: %lld not correctly rounded, largest error %.6f ulp (at %a)\n", f.name,
+    std::printf("%-9s %lld inputs: %lld not correctly rounded, largest error %.9f ulp (at %a)\n", f.name,
                 static_cast<long long>(r.inputs), static_cast<long long>(r.misrounded), r.max_ulps,
                 static_cast<double>(float_of(r.worst)));
-    EXPECT_EQ(r.misrounded, 0) << f.name << ": first at bits 0x" << std::hex
-                               << (r.misrounded_inputs.empty() ? 0u : r.misrounded_inputs[0]) << " ("
-                               << (r.misrounded_inputs.empty() ? 0.0f : float_of(r.misrounded_inputs[0])) << ")";
+    for (const std::uint32_t bits : r.misrounded_inputs) {
+      const bool known = std::find(f.known_misrounded.begin(), f.known_misrounded.end(), bits) != f.known_misrounded.end();
+      std::printf("  misrounded: 0x%08x (%a)%s\n", bits, static_cast<double>(float_of(bits)), known ? ", known" : "");
+      EXPECT_TRUE(known) << f.name << ": 0x" << std::hex << bits << " (" << float_of(bits)
+                         << ") is not correctly rounded and not among the known hard cases";
+    }
+    EXPECT_LE(r.max_ulps, kHardCaseUlps) << f.name << " at " << float_of(r.worst);
+    for (const std::uint32_t bits : f.known_misrounded) {
+      const float x = float_of(bits);
+      float y;
+      f.library(&x, &y, 1);
+      EXPECT_LE(ulps_off(y, f.reference(x)), kHardCaseUlps) << f.name << " at the known hard case " << x;
+    }
   }
 }
 
@@ -148,12 +167,15 @@ TEST(PortableMath, Float32ResultsAreCorrectlyRoundedOnEvery64thInput) {
   if (const char* fixed = std::getenv("PARITY_MATH_SWEEP_OFFSET")) offset = std::strtoull(fixed, nullptr, 10) % 64;
   std::printf("offset %llu (PARITY_MATH_SWEEP_OFFSET=%llu repeats this run)\n",
               static_cast<unsigned long long>(offset), static_cast<unsigned long long>(offset));
-  expect_correctly_rounded(64, offset);
+  expect_correctly_rounded(64, offset, nullptr);
 }
 
 // By hand (ctest -L exhaustive, a few minutes on two cores): all 2^32 inputs.
 // Its result is in docs/NUMERICS.md.
-TEST(PortableMath, DISABLED_Float32ResultsAreCorrectlyRoundedOnEveryInput) { expect_correctly_rounded(1, 0); }
+// PARITY_MATH_SWEEP_FUNCTIONS="exp tanh" sweeps only those.
+TEST(PortableMath, DISABLED_Float32ResultsAreCorrectlyRoundedOnEveryInput) {
+  expect_correctly_rounded(1, 0, std::getenv("PARITY_MATH_SWEEP_FUNCTIONS"));
+}
 
 double ulps_off(double got, long double ref) {
   const double want = static_cast<double>(ref);

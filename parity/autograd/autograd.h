@@ -11,6 +11,7 @@
 #include "parity/autograd/grad_mode.h"
 #include "parity/autograd/gradcheck.h"
 #include "parity/autograd/hooks.h"
+#include "parity/autograd/indexing.h"
 #include "parity/autograd/join.h"
 #include "parity/autograd/node.h"
 #include "parity/autograd/tape.h"

@@ -30,6 +30,8 @@ class CpuBackend final : public Backend {
   void pool2d_forward(const Pool2dArgs& args, const void* x, void* y) override;  // parity/cpu/pool.cpp
   void pool2d_backward(const Pool2dArgs& args, const void* x, const void* y, const void* dy,
                        void* dx) override;
+  void gather(const IndexArgs& args) override;  // parity/cpu/indexing.cpp
+  void scatter_add(const IndexArgs& args) override;
   void adam_update(const optim::kernel::AdamLaunch& launch) override;  // parity/cpu/optim_update.cpp
   void adadelta_update(const optim::kernel::AdadeltaLaunch& launch) override;
   void sgd_update(const optim::kernel::SgdLaunch& launch) override;

@@ -41,6 +41,8 @@ class CudaBackend final : public Backend {
   void pool2d_forward(const Pool2dArgs& args, const void* x, void* y) override;  // parity/cuda/pool.cpp
   void pool2d_backward(const Pool2dArgs& args, const void* x, const void* y, const void* dy,
                        void* dx) override;
+  void gather(const IndexArgs& args) override;  // parity/cuda/indexing.cu
+  void scatter_add(const IndexArgs& args) override;
   void adam_update(const optim::kernel::AdamLaunch& launch) override;  // parity/cuda/optim_update.cu
   void adadelta_update(const optim::kernel::AdadeltaLaunch& launch) override;
   void sgd_update(const optim::kernel::SgdLaunch& launch) override;

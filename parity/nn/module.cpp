@@ -150,8 +150,8 @@ void Module::check_input(const Tensor& x) const {
                to_string(x.shape()));
   PARITY_CHECK(x.device() == options_.device, label(*this), ": the input is on ", x.device(),
                " but the module's parameters are on ", options_.device, "; move one with .to(device)");
-  PARITY_CHECK(x.dtype() == options_.dtype, label(*this), ": the input is ", x.dtype(), " but the module was built for ",
-               options_.dtype);
+  PARITY_CHECK(x.dtype() == input_dtype(), label(*this), ": the input is ", x.dtype(), " but the module takes ",
+               input_dtype(), input_dtype() == options_.dtype ? " (the dtype it was built for)" : "");
 }
 
 void Module::build(const Shape& input_shape, const BuildOptions& options) {

@@ -141,6 +141,9 @@ class Module {
   // shape (both without batch). Throws parity::Error for an input the layer
   // cannot take, naming the layer, the shape and what it expected.
   virtual Shape build_impl(const Shape& input_shape, const BuildContext& context) = 0;
+  // The dtype forward() takes: the model's (BuildOptions::dtype), or int64 for
+  // a layer that looks indices up (Embedding).
+  virtual DType input_dtype() const { return options_.dtype; }
   // Extra columns for summary(); Sequential lists its children instead.
   virtual void summarize(std::vector<std::vector<std::string>>& rows) const;
 

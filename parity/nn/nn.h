@@ -5,6 +5,7 @@
 #include "parity/nn/conv2d.h"
 #include "parity/nn/convert.h"
 #include "parity/nn/dense.h"
+#include "parity/nn/embedding.h"
 #include "parity/nn/flatten.h"
 #include "parity/nn/init.h"
 #include "parity/nn/losses.h"

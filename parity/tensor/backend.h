@@ -91,6 +91,26 @@ struct Pool2dArgs {
   bool count_include_pad = false;
 };
 
+// Indexed reads and accumulations along one dimension (parity/tensor/indexing.h).
+// The indexed tensor is a dense [outer, dim_size, inner] block; the other
+// operand (gather's output, scatter_add's source) a dense [outer, n, inner]
+// one; the index, int64 in [0, dim_size) (checked by the front end), is read at
+// o * index_strides[0] + j * index_strides[1] + i * index_strides[2]: dense
+// [outer, n, inner] for gather and scatter_add, (0, 1, 0) for index_select and
+// index_add's one index per slice.
+//   gather:      values[o, j, i] = indexed[o, index(o, j, i), i]
+//   scatter_add: indexed[o, index(o, j, i), i] += values[o, j, i], for each
+//                element of `indexed` in increasing j: the same sums in the same
+//                order on every backend (no atomics), so the same bits.
+struct IndexArgs {
+  DType dtype = kFloat32;
+  void* indexed = nullptr;  // gather reads it, scatter_add accumulates into it
+  void* values = nullptr;   // gather writes it, scatter_add reads it
+  const std::int64_t* index = nullptr;
+  std::int64_t outer = 1, dim_size = 0, n = 0, inner = 1;
+  std::int64_t index_strides[3] = {0, 0, 0};
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -122,6 +142,9 @@ class Backend {
   // The optimizers' fused updates: one pass over a contiguous float32
   // parameter, its gradient and its state (parity/optim/launch.h), on the
   // device owning the parameter; enqueued, not waited for, on CUDA.
+  virtual void gather(const IndexArgs& args) = 0;
+  virtual void scatter_add(const IndexArgs& args) = 0;
+
   virtual void adam_update(const optim::kernel::AdamLaunch& launch) = 0;
   virtual void adadelta_update(const optim::kernel::AdadeltaLaunch& launch) = 0;
   virtual void sgd_update(const optim::kernel::SgdLaunch& launch) = 0;
