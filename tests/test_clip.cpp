@@ -106,6 +106,84 @@ TEST_P(Clip, RefusesBadBounds) {
   EXPECT_PARITY_ERROR(optim::clip_grad_value(params, -0.1), {"clip_grad_value:", "clip_value is -0.1"});
 }
 
+// Keras' clipnorm / clipvalue on the optimizer (optim::GradientClipping):
+// plain SGD with lr 1 moves each parameter by exactly the gradient it was
+// handed, so the parameters' change shows the clipped gradients; the stored
+// .grad() keeps its bits.
+class KerasClipping : public AutogradTest {
+ protected:
+  std::vector<Tensor> float32_params(double scale) {
+    std::vector<Tensor> params;
+    for (const Shape& shape : {Shape{3, 4}, Shape{5}, Shape{2, 3}}) {
+      Tensor p = randn(shape, {.dtype = kFloat32, .device = device()}).requires_grad_();
+      p.set_grad(mul(randn(shape, {.dtype = kFloat32, .device = device()}), scale));
+      params.push_back(p);
+    }
+    params.push_back(zeros({4}, {.dtype = kFloat32, .device = device()}).requires_grad_());  // no gradient
+    return params;
+  }
+  // What each parameter moved by in one SGD(lr = 1) step with `clipping`.
+  std::vector<std::vector<double>> moves(std::vector<Tensor>& params, optim::GradientClipping clipping) {
+    std::vector<std::vector<double>> before;
+    for (const Tensor& p : params) before.push_back(p.to_vector<double>());
+    optim::SGD sgd(params, {.lr = 1.0, .momentum = 0.0});
+    sgd.set_gradient_clipping(clipping);
+    sgd.step();
+    std::vector<std::vector<double>> out;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const std::vector<double> after = params[i].to_vector<double>();
+      std::vector<double> d(after.size());
+      for (std::size_t j = 0; j < d.size(); ++j) d[j] = before[i][j] - after[j];
+      out.push_back(d);
+    }
+    return out;
+  }
+};
+
+TEST_P(KerasClipping, ClipnormScalesEveryGradientByTheJointNormOnlyWhenItReachesClipnorm) {
+  for (const double scale : {10.0, 0.01}) {  // a joint norm above clipnorm, then below
+    SCOPED_TRACE("gradient scale " + std::to_string(scale));
+    std::vector<Tensor> params = float32_params(scale);
+    const auto grads = grads_of(params);
+    const double n = ref_norm(grads, 2.0);
+    const auto moved = moves(params, {.clipnorm = 1.0});
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+      for (std::size_t j = 0; j < grads[i].size(); ++j) {
+        const double want = n >= 1.0 ? grads[i][j] / n : grads[i][j];
+        // float32 throughout (the norm, g * c / n, and p - g): a few float32 ulps of the parameter.
+        EXPECT_NEAR(moved[i][j], want, 1e-5 * (1.0 + std::abs(params[i].to_vector<double>()[j])))
+            << "parameter " << i << ", element " << j;
+      }
+    }
+    for (const double m : moved.back()) EXPECT_EQ(m, 0.0) << "the parameter without a gradient stays";
+    EXPECT_EQ(grads_of(params), grads) << "the stored gradients keep their bits";
+  }
+}
+
+TEST_P(KerasClipping, ClipvalueClampsEachElementAfterClipnorm) {
+  std::vector<Tensor> params = float32_params(3.0);
+  const auto grads = grads_of(params);
+  const double n = ref_norm(grads, 2.0);
+  ASSERT_GT(n, 2.0);
+  const auto moved = moves(params, {.clipnorm = 2.0, .clipvalue = 0.1});
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    for (std::size_t j = 0; j < grads[i].size(); ++j) {
+      const double want = std::min(0.1, std::max(-0.1, grads[i][j] * 2.0 / n));
+      EXPECT_NEAR(moved[i][j], want, 1e-5 * (1.0 + std::abs(params[i].to_vector<double>()[j])));
+    }
+  }
+}
+
+TEST_P(KerasClipping, RefusesNegativeOrNonFiniteBounds) {
+  std::vector<Tensor> params = float32_params(1.0);
+  optim::Adam adam(params);
+  EXPECT_PARITY_ERROR(adam.set_gradient_clipping({.clipnorm = -1.0}), {"Adam", "clipnorm", "-1"});
+  EXPECT_PARITY_ERROR(adam.set_gradient_clipping({.clipvalue = std::numeric_limits<double>::infinity()}),
+                      {"Adam", "clipvalue"});
+  EXPECT_EQ(adam.gradient_clipping().clipnorm, 0.0) << "a refused setting changes nothing";
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, KerasClipping, ::testing::ValuesIn(test_devices()), device_name);
 INSTANTIATE_TEST_SUITE_P(Devices, Clip, ::testing::ValuesIn(test_devices()), device_name);
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "parity/autograd/grad_mode.h"
 #include "parity/tensor/error.h"
 #include "parity/tensor/factories.h"
+#include "parity/tensor/ops.h"
 
 namespace parity::optim {
 
@@ -92,6 +93,49 @@ std::int64_t Optimizer::count_for(const ParamState& state) const {
   return preset_.step_scope == StepScope::Parameter ? state.step : steps_;
 }
 
+void Optimizer::set_gradient_clipping(GradientClipping clipping) {
+  check_nonnegative(name_.c_str(), "clipnorm", clipping.clipnorm);
+  check_nonnegative(name_.c_str(), "clipvalue", clipping.clipvalue);
+  clipping_ = clipping;
+}
+
+std::vector<std::vector<Tensor>> Optimizer::clipped_gradients() const {
+  std::vector<std::vector<Tensor>> grads(groups_.size());
+  Tensor total;  // sum over the gradients of sum(g^2), in order (Keras 2's Python sum)
+  for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+    for (const Tensor& p : groups_[gi].params) {
+      grads[gi].push_back(p.grad());
+      const Tensor& g = grads[gi].back();
+      if (clipping_.clipnorm <= 0.0 || !g.defined()) continue;
+      const Tensor s = sum(square(g));
+      total = total.defined() ? add(total, s.to(total.device())) : s;
+    }
+  }
+  if (clipping_.clipnorm > 0.0) {
+    const Tensor norm = sqrt(total);
+    // n >= c, compared in the gradients' dtype as Keras' K.switch does.
+    const bool clip = dispatch_dtype(norm.dtype(), [&]<typename T>() {
+      if constexpr (std::is_floating_point_v<T>) return norm.item<T>() >= static_cast<T>(clipping_.clipnorm);
+      else return false;
+    });
+    if (clip) {
+      for (auto& group : grads) {
+        for (Tensor& g : group) {
+          if (g.defined()) g = div(mul(g, clipping_.clipnorm), norm.to(g.device()));
+        }
+      }
+    }
+  }
+  if (clipping_.clipvalue > 0.0) {
+    for (auto& group : grads) {
+      for (Tensor& g : group) {
+        if (g.defined()) g = clamp(g, -clipping_.clipvalue, clipping_.clipvalue);
+      }
+    }
+  }
+  return grads;
+}
+
 void Optimizer::step() {
   // Check everything before touching anything (Note [Which parameters step]).
   bool any = false;
@@ -125,11 +169,13 @@ void Optimizer::step() {
 
   ++steps_;
   autograd::NoGradGuard no_grad;
+  const bool clips = clipping_.clipnorm > 0.0 || clipping_.clipvalue > 0.0;
+  const std::vector<std::vector<Tensor>> clipped = clips ? clipped_gradients() : std::vector<std::vector<Tensor>>{};
   for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
     Group& g = groups_[gi];
     for (std::size_t i = 0; i < g.params.size(); ++i) {
       const Tensor& p = g.params[i];
-      const Tensor grad = p.grad();
+      const Tensor grad = clips ? clipped[gi][i] : p.grad();
       if (!grad.defined()) continue;
       ParamState& st = g.state[i];
       if (!st.initialized) {

@@ -66,6 +66,25 @@ struct StateDict {
   std::vector<Group> groups;
 };
 
+// Keras' clipnorm and clipvalue, the arguments of every Keras optimizer:
+// step() clips the gradients it hands the update, leaving the parameters'
+// .grad() as they are (torch-style clipping of the stored gradients in place is
+// clip_grad_norm / clip_grad_value, parity/optim/clip.h). As Keras 2's
+// Optimizer.get_gradients computes them (keras/optimizers.py, 2.0.4):
+// - clipnorm > 0: n = sqrt(sum(g_1^2) + sum(g_2^2) + ...) over every gradient
+//   of the step, in the gradients' dtype, the parameters' sums added in group
+//   and parameter order; when n >= clipnorm, each gradient becomes
+//   (g * clipnorm) / n (Keras' clip_norm: K.switch(n >= c, g * c / n, g)).
+// - clipvalue > 0: then each element clamped into [-clipvalue, clipvalue].
+// 0 turns either off (the default). The rounding of n follows Parity's own
+// reductions, so the clipped bits are an emulation of Keras', not a replay of
+// its trace. Keras 3 clips each variable by its own norm instead (and has
+// global_clipnorm for this one); that form is not offered.
+struct GradientClipping {
+  double clipnorm = 0.0;
+  double clipvalue = 0.0;
+};
+
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
@@ -93,6 +112,10 @@ class Optimizer {
   void set_lr_schedule(LrSchedule schedule);  // every group
   void set_lr_schedule(std::size_t group, LrSchedule schedule);
   std::int64_t steps() const { return steps_; }
+
+  // Keras' clipnorm / clipvalue for every later step (both finite and >= 0).
+  void set_gradient_clipping(GradientClipping clipping);
+  const GradientClipping& gradient_clipping() const { return clipping_; }
 
  protected:
   struct ParamState {
@@ -135,6 +158,11 @@ class Optimizer {
   std::string name_;
   Execution execution_ = Execution::Fused;
   std::int64_t steps_ = 0;
+  GradientClipping clipping_;
+
+  // The gradients step() hands the update, per group and parameter (undefined
+  // where the parameter has none), with clipping_ applied.
+  std::vector<std::vector<Tensor>> clipped_gradients() const;
 };
 
 // Whether the CPU kernels may take their AVX2 path (default: when the CPU has
