@@ -82,15 +82,16 @@ struct SweepResult {
   std::vector<std::uint32_t> misrounded_inputs;  // the first 64 of each thread
 };
 
-// |got - ref| in units of the last place of the float nearest ref; 0 for a NaN
+// |got - ref| in units of the last place of the T nearest ref; 0 for a NaN
 // both are, infinite for a NaN only one is or an infinity that differs.
-double ulps_off(float got, long double ref) {
-  const float want = static_cast<float>(ref);
+template <typename T>
+double ulps_off(T got, long double ref) {
+  const T want = static_cast<T>(ref);
   if (std::isnan(want) || std::isnan(got)) return std::isnan(want) && std::isnan(got) ? 0 : INFINITY;
   if (std::isinf(want) || std::isinf(got)) return got == want ? 0 : INFINITY;
-  const float a = std::fabs(want);
-  const long double ulp = a == 0 ? std::numeric_limits<float>::denorm_min()
-                                 : static_cast<long double>(std::nextafter(a, INFINITY)) - a;
+  const T a = std::fabs(want);
+  const long double ulp = a == 0 ? std::numeric_limits<T>::denorm_min()
+                                 : static_cast<long double>(std::nextafter(a, std::numeric_limits<T>::infinity())) - a;
   return static_cast<double>(fabsl(static_cast<long double>(got) - ref) / ulp);
 }
 
@@ -177,18 +178,8 @@ TEST(PortableMath, DISABLED_Float32ResultsAreCorrectlyRoundedOnEveryInput) {
   expect_correctly_rounded(1, 0, std::getenv("PARITY_MATH_SWEEP_FUNCTIONS"));
 }
 
-double ulps_off(double got, long double ref) {
-  const double want = static_cast<double>(ref);
-  if (std::isnan(want) || std::isnan(got)) return std::isnan(want) && std::isnan(got) ? 0 : INFINITY;
-  if (std::isinf(want) || std::isinf(got)) return got == want ? 0 : INFINITY;
-  const double a = std::fabs(want);
-  const long double ulp = a == 0 ? std::numeric_limits<double>::denorm_min()
-                                 : static_cast<long double>(std::nextafter(a, INFINITY)) - a;
-  return static_cast<double>(fabsl(static_cast<long double>(got) - ref) / ulp);
-}
-
 // float64: within the bound docs/NUMERICS.md states for each (the largest error
-// seen over many samples, rounded up), on fresh random inputs over the
+// seen over 30 million samples, plus half an ulp), on fresh random inputs over the
 // ranges where each function's result is a normal number, and near zero.
 TEST(PortableMath, Float64ResultsAreWithinTheirStatedBounds) {
   struct Case {
@@ -198,10 +189,10 @@ TEST(PortableMath, Float64ResultsAreWithinTheirStatedBounds) {
     double lo, hi, bound_ulps;
   };
   const std::vector<Case> cases = {
-      {"exp", [](double x) { return pmath::exp(x); }, [](long double x) { return expl(x); }, -708, 709, 1.0},
-      {"expm1", [](double x) { return pmath::expm1(x); }, [](long double x) { return expm1l(x); }, -40, 709, 2.0},
-      {"log", [](double x) { return pmath::log(x); }, [](long double x) { return logl(x); }, 1e-300, 1e300, 2.0},
-      {"log near 1", [](double x) { return pmath::log(x); }, [](long double x) { return logl(x); }, 0.5, 2, 2.0},
+      {"exp", [](double x) { return pmath::exp(x); }, [](long double x) { return expl(x); }, -708, 709, 1.5},
+      {"expm1", [](double x) { return pmath::expm1(x); }, [](long double x) { return expm1l(x); }, -40, 709, 2.5},
+      {"log", [](double x) { return pmath::log(x); }, [](long double x) { return logl(x); }, 1e-300, 1e300, 2.5},
+      {"log near 1", [](double x) { return pmath::log(x); }, [](long double x) { return logl(x); }, 0.5, 2, 2.5},
       {"log1p", [](double x) { return pmath::log1p(x); }, [](long double x) { return log1pl(x); }, -0.999, 1e3, 3.0},
       {"tanh", [](double x) { return pmath::tanh(x); }, [](long double x) { return tanhl(x); }, -20, 20, 3.0},
       {"sigmoid", [](double x) { return pmath::sigmoid(x); }, ref_sigmoid, -700, 700, 3.0},
