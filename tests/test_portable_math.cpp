@@ -33,9 +33,13 @@ struct Float32Function {
   const char* name;
   std::function<void(const float* in, float* out, std::int64_t n)> library;
   long double (*reference)(long double);
-  // The inputs the sweep of every float32 input found not correctly rounded
-  // (the double result within its few ulps of a midpoint between two floats):
-  // off by one ulp, each within kHardCaseUlps. The CI sweep checks them too.
+  // Whether the sweep of every float32 input has run on this function's
+  // current code (docs/NUMERICS.md has its result), and the inputs it found not
+  // correctly rounded (the double result within its few ulps of a midpoint
+  // between two floats): off by one ulp, each within kHardCaseUlps. For a swept
+  // function any other misrounded input fails; for the others a strided sweep
+  // checks kHardCaseUlps only. The CI sweep checks the known ones too.
+  bool swept_exhaustively = false;
   std::vector<std::uint32_t> known_misrounded = {};
 };
 
@@ -62,8 +66,9 @@ long double ref_softplus(long double x) { return (x > 0 ? x : 0.0L) + log1pl(exp
 
 std::vector<Float32Function> float32_functions() {
   return {
-      {"exp", through_op(UnaryOp::Exp), [](long double x) { return expl(x); }},
-      {"log", through_op(UnaryOp::Log), [](long double x) { return logl(x); }, {}},
+      {"exp", through_op(UnaryOp::Exp), [](long double x) { return expl(x); }, true},
+      {"log", through_op(UnaryOp::Log), [](long double x) { return logl(x); }, true,
+       {0x3c413d3a, 0x6f31a8ec, 0x41178feb, 0x4c5d65a5, 0x65d890d3}},
       {"tanh", through_op(UnaryOp::Tanh), [](long double x) { return tanhl(x); }},
       {"sigmoid", through_op(UnaryOp::Sigmoid), ref_sigmoid},
       {"softplus", through_op(UnaryOp::Softplus), ref_softplus},
@@ -148,8 +153,10 @@ void expect_correctly_rounded(std::uint64_t stride, std::uint64_t offset, const 
     for (const std::uint32_t bits : r.misrounded_inputs) {
       const bool known = std::find(f.known_misrounded.begin(), f.known_misrounded.end(), bits) != f.known_misrounded.end();
       std::printf("  misrounded: 0x%08x (%a)%s\n", bits, static_cast<double>(float_of(bits)), known ? ", known" : "");
-      EXPECT_TRUE(known) << f.name << ": 0x" << std::hex << bits << " (" << float_of(bits)
-                         << ") is not correctly rounded and not among the known hard cases";
+      if (f.swept_exhaustively) {
+        EXPECT_TRUE(known) << f.name << ": 0x" << std::hex << bits << " (" << float_of(bits)
+                           << ") is not correctly rounded and not among the known hard cases";
+      }
     }
     EXPECT_LE(r.max_ulps, kHardCaseUlps) << f.name << " at " << float_of(r.worst);
     for (const std::uint32_t bits : f.known_misrounded) {
@@ -162,7 +169,9 @@ void expect_correctly_rounded(std::uint64_t stride, std::uint64_t offset, const 
 }
 
 // CI: every 64th float32 input from an offset drawn afresh each run (printed:
-// PARITY_MATH_SWEEP_OFFSET repeats a run).
+// PARITY_MATH_SWEEP_OFFSET repeats a run). Functions swept exhaustively must
+// be correctly rounded but for their known hard cases; the others within
+// kHardCaseUlps (their misrounded inputs are printed).
 TEST(PortableMath, Float32ResultsAreCorrectlyRoundedOnEvery64thInput) {
   std::uint64_t offset = std::random_device{}() % 64;
   if (const char* fixed = std::getenv("PARITY_MATH_SWEEP_OFFSET")) offset = std::strtoull(fixed, nullptr, 10) % 64;
