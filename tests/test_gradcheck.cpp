@@ -56,7 +56,58 @@ struct WrongInFloat32 : autograd::Function<WrongInFloat32> {
   }
 };
 
+// k x^3 with its correct gradient, and a non-tensor argument (k).
+struct ScaledCube : autograd::Function<ScaledCube> {
+  static constexpr const char* name = "scaled_cube";
+  static Tensor forward(FunctionCtx& ctx, const Tensor& x, double k) {
+    ctx.save_for_backward({x});
+    ctx.saved_data["k"] = k;
+    return mul(mul(mul(x, x), x), k);
+  }
+  static std::vector<Tensor> backward(FunctionCtx& ctx, const std::vector<Tensor>& g) {
+    const Tensor x = ctx.saved_tensors()[0];
+    return {mul(mul(g[0], mul(x, x)), 3.0 * std::any_cast<double>(ctx.saved_data["k"]))};
+  }
+};
+
 class Gradcheck : public AutogradTest {};
+
+// Note [Gradcheck names the culprit]: in a composite of built-in ops and two
+// custom functions, one right and one wrong, the report names the wrong one
+// (which call, and that call's own worst entry).
+TEST_P(Gradcheck, NamesTheCustomFunctionWhoseBackwardIsWrongInAComposite) {
+  const Tensor x = normal({3, 4}).requires_grad_();
+  const Tensor y = normal({3, 4}).requires_grad_();
+  const autograd::GradcheckReport report = autograd::gradcheck(
+      [](const Inputs& in) {
+        const Tensor cube = ScaledCube::apply(tanh(in[0]), 0.5);
+        const Tensor product = MulWrongForB::apply(exp(mul(in[0], 0.1)), in[1]);
+        return sum(add(cube, product));
+      },
+      {x, y});
+  ASSERT_FALSE(report.ok);
+  EXPECT_NE(report.culprit.find("MulWrongForB"), std::string::npos) << report.culprit;
+  EXPECT_NE(report.culprit.find("call 2 of 2"), std::string::npos) << report.culprit;
+  EXPECT_NE(report.culprit.find("fails on its own"), std::string::npos) << report.culprit;
+  std::ostringstream text;
+  text << report;
+  EXPECT_NE(text.str().find("MulWrongForB"), std::string::npos) << text.str();
+
+  // The right one alone in a composite passes, and a failure in the first call is named as such.
+  EXPECT_TRUE(autograd::gradcheck([](const Inputs& in) { return sum(ScaledCube::apply(tanh(in[0]), 0.5)); }, {x}).ok);
+  const autograd::GradcheckReport first = autograd::gradcheck(
+      [](const Inputs& in) {
+        const Tensor wrong = SquareWrongAtOneElement::apply(in[0]);  // called first (an argument list has no order)
+        return add(wrong, ScaledCube::apply(in[0], 2.0));
+      },
+      {x});
+  ASSERT_FALSE(first.ok);
+  EXPECT_NE(first.culprit.find("square_wrong_at_one_element (call 1 of 2"), std::string::npos) << first.culprit;
+  // Turned off, nothing is searched.
+  EXPECT_TRUE(autograd::gradcheck([](const Inputs& in) { return SquareWrongAtOneElement::apply(in[0]); }, {x},
+                                  {.find_culprit = false})
+                  .culprit.empty());
+}
 
 TEST_P(Gradcheck, FailsOnAWrongBackwardAndNamesTheElement) {
   const Tensor x = away_from_zero({3, 4}).requires_grad_();

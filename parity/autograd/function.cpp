@@ -74,6 +74,16 @@ class CustomNode final : public Node {
 
 namespace detail {
 
+namespace {
+thread_local std::vector<AuditedCall>* current_audit = nullptr;
+}  // namespace
+
+std::vector<AuditedCall>* audit_log() { return current_audit; }
+
+AuditScope::AuditScope() : previous_(current_audit) { current_audit = &calls; }
+
+AuditScope::~AuditScope() { current_audit = previous_; }
+
 std::string demangle(const char* name) {
   int status = 0;
   char* readable = abi::__cxa_demangle(name, nullptr, nullptr, &status);

@@ -24,7 +24,10 @@
 #pragma once
 
 #include <any>
+#include <array>
 #include <functional>
+#include <tuple>
+#include <utility>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -79,6 +82,43 @@ void collect_tensor(std::vector<Tensor>& inputs, const T& arg) {
   if constexpr (std::is_same_v<std::remove_cvref_t<T>, Tensor>) inputs.push_back(arg);
 }
 
+// Note [Gradcheck names the culprit]: when gradcheck finds a composite's
+// gradient wrong, it runs the composite once more with an AuditScope on its
+// thread. Every Function::apply call then records its name, its tensor
+// arguments and a way to run it again on other tensors (the other arguments
+// kept as they were); gradcheck checks each call on its own and names the
+// first whose backward disagrees with finite differences of its forward.
+struct AuditedCall {
+  std::string name;
+  std::vector<Tensor> inputs;  // the call's tensor arguments, in order
+  std::function<std::vector<Tensor>(const std::vector<Tensor>&)> rerun;
+};
+
+// The calls recorded on this thread, or null outside an AuditScope.
+std::vector<AuditedCall>* audit_log();
+
+class AuditScope {
+ public:
+  AuditScope();
+  ~AuditScope();
+  AuditScope(const AuditScope&) = delete;
+  AuditScope& operator=(const AuditScope&) = delete;
+  std::vector<AuditedCall> calls;
+
+ private:
+  std::vector<AuditedCall>* previous_;
+};
+
+// For argument I of Args...: its position among the Tensor arguments, or -1.
+template <typename... Args>
+constexpr std::array<int, sizeof...(Args)> tensor_slots() {
+  std::array<int, sizeof...(Args)> slots{};
+  int k = 0;
+  std::size_t i = 0;
+  ((slots[i++] = std::is_same_v<std::remove_cvref_t<Args>, Tensor> ? k++ : -1), ...);
+  return slots;
+}
+
 template <typename Derived>
 std::string function_name() {
   if constexpr (requires { Derived::name; })
@@ -96,6 +136,11 @@ struct Function {
     auto ctx = std::make_shared<FunctionCtx>();
     std::vector<Tensor> inputs;
     (detail::collect_tensor(inputs, args), ...);
+    if constexpr ((std::is_copy_constructible_v<std::remove_cvref_t<Args>> && ...)) {
+      if (std::vector<detail::AuditedCall>* log = detail::audit_log()) {
+        log->push_back({detail::function_name<Derived>(), inputs, rerun_with(std::remove_cvref_t<Args>(args)...)});
+      }
+    }
     detail::prepare_function(*ctx, detail::function_name<Derived>(), inputs);
     using Result = std::remove_cvref_t<decltype(Derived::forward(*ctx, std::forward<Args>(args)...))>;
     static_assert(std::is_same_v<Result, Tensor> || std::is_same_v<Result, std::vector<Tensor>>,
@@ -113,6 +158,31 @@ struct Function {
       return outputs[0];
     else
       return outputs;
+  }
+
+ private:
+  // The call again with its tensor arguments replaced, in order, by `tensors`.
+  template <typename... Kept>
+  static auto rerun_with(Kept... kept) {
+    return [captured = std::make_tuple(std::move(kept)...)](const std::vector<Tensor>& tensors) {
+      return std::apply(
+          [&](const auto&... arg) {
+            return run_substituted(tensors, std::index_sequence_for<Kept...>{}, arg...);
+          },
+          captured);
+    };
+  }
+  template <typename... Kept, std::size_t... I>
+  static std::vector<Tensor> run_substituted(const std::vector<Tensor>& tensors, std::index_sequence<I...>,
+                                             const Kept&... arg) {
+    constexpr auto slots = detail::tensor_slots<Kept...>();
+    auto pick = [&]<std::size_t J>(const auto& a) -> decltype(auto) {
+      if constexpr (slots[J] >= 0) return static_cast<const Tensor&>(tensors[static_cast<std::size_t>(slots[J])]);
+      else return (a);
+    };
+    auto result = apply(pick.template operator()<I>(arg)...);
+    if constexpr (std::is_same_v<decltype(result), Tensor>) return {result};
+    else return result;
   }
 };
 

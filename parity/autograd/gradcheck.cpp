@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "parity/autograd/engine.h"
+#include "parity/autograd/function.h"
 #include "parity/autograd/grad_mode.h"
 #include "parity/tensor/autograd_hook.h"
 #include "parity/tensor/error.h"
@@ -310,6 +311,47 @@ std::string index_text(const Shape& index) { return to_string(index); }
 
 }  // namespace
 
+namespace {
+
+// Note [Gradcheck names the culprit] (parity/autograd/function.h): the
+// function run once more with an AuditScope, then each custom Function call on
+// fresh leaves holding its recorded inputs' values.
+std::string find_culprit(const DiffFunction& fn, const std::vector<Tensor>& inputs,
+                         const std::vector<std::size_t>& checked, const GradcheckOptions& options) {
+  std::vector<detail::AuditedCall> calls;
+  {
+    detail::AuditScope audit;
+    EnableGradGuard grad_on;
+    fn(make_args(inputs, checked, kFloat64));
+    calls = std::move(audit.calls);
+  }
+  if (calls.empty()) return "";
+  GradcheckOptions sub = options;
+  sub.find_culprit = false;
+  sub.inputs.clear();
+  for (std::size_t c = 0; c < calls.size(); ++c) {
+    std::vector<Tensor> leaves;
+    for (const Tensor& t : calls[c].inputs) {
+      Tensor leaf = t.defined() ? t.detach().clone() : t;
+      if (leaf.defined() && is_floating(leaf.dtype())) leaf.requires_grad_(true);
+      leaves.push_back(leaf);
+    }
+    const GradcheckReport r = gradcheck_impl(calls[c].rerun, leaves, sub);
+    if (!r.ok) {
+      std::ostringstream s;
+      s << "the custom function " << calls[c].name << " (call " << c + 1 << " of " << calls.size()
+        << " custom function calls) fails on its own, so its backward is the one to look at: " << r;
+      return s.str();
+    }
+  }
+  std::ostringstream s;
+  s << "each of the " << calls.size()
+    << " custom function calls passes gradcheck on its own: the error lies in the rest of the composite";
+  return s.str();
+}
+
+}  // namespace
+
 GradcheckReport gradcheck_impl(const DiffFunction& fn, const std::vector<Tensor>& inputs,
                                const GradcheckOptions& options) {
   PARITY_CHECK(options.eps > 0 && options.atol >= 0 && options.rtol >= 0,
@@ -332,6 +374,13 @@ GradcheckReport gradcheck_impl(const DiffFunction& fn, const std::vector<Tensor>
                                : full_check(fn, inputs, checked, options, report);
   } catch (const std::exception& e) {
     return failed_to_run(report, e);
+  }
+  if (!report.ok && options.find_culprit) {
+    try {
+      report.culprit = find_culprit(fn, inputs, checked, options);
+    } catch (const std::exception& e) {
+      report.culprit = std::string("looking for the culprit failed: ") + e.what();
+    }
   }
   // Multi-indices for the report.
   if (report.input >= 0 && report.input_element >= 0) {
@@ -444,6 +493,7 @@ std::ostream& operator<<(std::ostream& out, const GradcheckReport& r) {
       << " float32 and ran as float64 (finite differences need float64; EXPECT_FLOAT32_GRADIENT checks the "
          "float32 gradient itself)";
   }
+  if (!r.culprit.empty()) s << "; " << r.culprit;
   return out << s.str();
 }
 

@@ -50,6 +50,9 @@ struct GradcheckOptions {
   bool fast_mode = false;
   int num_projections = 3;  // fast mode: random (u, v) pairs per checked input
   std::uint64_t seed = 0;   // the sample and the random vectors
+  // On a failure, check each custom autograd::Function the function called on
+  // its own and name the first that fails (Note [Gradcheck names the culprit]).
+  bool find_culprit = true;
 };
 
 struct GradcheckReport {
@@ -79,6 +82,12 @@ struct GradcheckReport {
   // float64 copies (the report says so).
   std::vector<int> promoted_inputs;
   double eps = 0, atol = 0, rtol = 0;
+
+  // On a failure with find_culprit: the first custom autograd::Function call
+  // whose own gradcheck fails, and that check's report; or, when each passes
+  // alone, how many there were (the error then lies in the rest of the
+  // composite). Empty when the function calls none.
+  std::string culprit;
 };
 
 std::ostream& operator<<(std::ostream& out, const GradcheckReport& report);
