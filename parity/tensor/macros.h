@@ -9,15 +9,20 @@
 #if defined(__CUDACC__)
 #define PARITY_HOST_DEVICE __host__ __device__
 #define PARITY_INLINE __host__ __device__ __forceinline__
-#elif defined(__GNUC__) || defined(__clang__)
-#define PARITY_HOST_DEVICE
-// Always inlined on the host as on the device: the per-instruction-set loops
-// must not leave a copy of a shared function behind (Note [One loop per
-// instruction set], parity/cpu/elementwise_isa.h).
-#define PARITY_INLINE inline __attribute__((always_inline))
+#define PARITY_FORCE_INLINE __host__ __device__ __forceinline__
 #else
 #define PARITY_HOST_DEVICE
 #define PARITY_INLINE inline
+// Always inlined on the host too, for the functions too large for g++ to
+// inline by itself into every loop: the per-instruction-set loops must not
+// leave a copy of a shared function behind (Note [One loop per instruction
+// set], parity/cpu/elementwise_isa.h). Only direct calls: an always_inline
+// function called through a pointer g++ cannot resolve is a build error.
+#if defined(__GNUC__) || defined(__clang__)
+#define PARITY_FORCE_INLINE inline __attribute__((always_inline))
+#else
+#define PARITY_FORCE_INLINE inline
+#endif
 #endif
 
 #if defined(__CUDA_ARCH__)

@@ -39,7 +39,7 @@ PARITY_INLINE double double_of(std::uint64_t u) {
 // or integer-to-float conversions (the exponent becomes a double through its
 // bits), so the CPU loops vectorize it. `e_offset` is added to the exponent:
 // log(x * 2^-e_offset) for a subnormal scaled up by 2^e_offset.
-PARITY_INLINE double log_normal(double x, double e_offset = 0.0) {
+PARITY_FORCE_INLINE double log_normal(double x, double e_offset = 0.0) {
   constexpr double kTwo52 = 4503599627370496.0;
   const std::uint64_t u = bits_of(x);
   double m = double_of((u & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);  // [1, 2)
@@ -131,23 +131,23 @@ constexpr double kLog2e = 1.4426950408889634;
 constexpr double kLn2Hi = 6.93147180369123816490e-01;  // ln 2 = hi + lo; hi has 21 trailing zero bits,
 constexpr double kLn2Lo = 1.90821492927058770002e-10;  // so k * hi is exact for |k| < 2^21
 
-PARITY_INLINE double round_to_integer(double x) { return rn::sub(rn::add(x, kRoundMagic), kRoundMagic); }
+PARITY_FORCE_INLINE double round_to_integer(double x) { return rn::sub(rn::add(x, kRoundMagic), kRoundMagic); }
 
 // 2^k for an integral k in [-1022, 1024] (1024 gives inf), from its bits: the
 // low bits of k + 1.5 * 2^52 hold k in two's complement.
-PARITY_INLINE double pow2(double k) {
+PARITY_FORCE_INLINE double pow2(double k) {
   return double_of((bits_of(rn::add(k, kRoundMagic)) + 1023) << 52);
 }
 
 // x = k ln 2 + r with k integral and |r| <= ln2 / 2 (plus rounding); exact but
 // for the rounding of k * lo.
-PARITY_INLINE double reduce_ln2(double x, double& k) {
+PARITY_FORCE_INLINE double reduce_ln2(double x, double& k) {
   k = round_to_integer(rn::mul(x, kLog2e));
   return rn::sub(rn::sub(x, rn::mul(k, kLn2Hi)), rn::mul(k, kLn2Lo));
 }
 
 // e^r - 1 for |r| <= 0.35: Taylor to r^13 (the next term is below 1.3e-17 of the result).
-PARITY_INLINE double expm1_reduced(double r) {
+PARITY_FORCE_INLINE double expm1_reduced(double r) {
   double p = 1.0 / 6227020800.0;      // 1/13!
   p = rn::fma(p, r, 1.0 / 479001600.0);  // 1/12!
   p = rn::fma(p, r, 1.0 / 39916800.0);
@@ -165,7 +165,7 @@ PARITY_INLINE double expm1_reduced(double r) {
 
 // y * 2^k for an integral k in [-1076, 1025]: two exact scalings by about
 // 2^(k/2) each, so that only the last one rounds (to a subnormal, or to inf).
-PARITY_INLINE double scale(double y, double k) {
+PARITY_FORCE_INLINE double scale(double y, double k) {
   const double k1 = round_to_integer(rn::mul(k, 0.5));
   return rn::mul(rn::mul(y, pow2(k1)), pow2(rn::sub(k, k1)));
 }
@@ -173,16 +173,16 @@ PARITY_INLINE double scale(double y, double k) {
 // Selects one after another, never nested or joined by || (which g++ turns
 // into branches the loops cannot vectorize). NaN passes; past these ends exp
 // is 0 or inf anyway.
-PARITY_INLINE double clamp_for_exp(double x) {
+PARITY_FORCE_INLINE double clamp_for_exp(double x) {
   x = x > 710.0 ? 710.0 : x;
   return x < -746.0 ? -746.0 : x;
 }
 
-PARITY_INLINE double with_sign_of(double magnitude, double sign) {
+PARITY_FORCE_INLINE double with_sign_of(double magnitude, double sign) {
   return double_of((bits_of(magnitude) & 0x7fffffffffffffffULL) | (bits_of(sign) & 0x8000000000000000ULL));
 }
 
-PARITY_INLINE float to_float(double x) {
+PARITY_FORCE_INLINE float to_float(double x) {
 #if PARITY_DEVICE_CODE
   return __double2float_rn(x);
 #else
@@ -191,13 +191,13 @@ PARITY_INLINE float to_float(double x) {
 }
 }  // namespace detail
 
-PARITY_INLINE double exp(double x) {
+PARITY_FORCE_INLINE double exp(double x) {
   double k;
   const double r = detail::reduce_ln2(detail::clamp_for_exp(x), k);
   return detail::scale(rn::add(1.0, detail::expm1_reduced(r)), k);
 }
 
-PARITY_INLINE double expm1(double x) {
+PARITY_FORCE_INLINE double expm1(double x) {
   const double x_in = x;
   x = x > 710.0 ? 710.0 : x;
   x = x < -40.0 ? -40.0 : x;  // below -40, e^x - 1 rounds to -1
@@ -212,7 +212,7 @@ PARITY_INLINE double expm1(double x) {
   return x_in == 0.0 ? x_in : y;  // expm1(-0) is -0
 }
 
-PARITY_INLINE double log(double x) {
+PARITY_FORCE_INLINE double log(double x) {
   const bool subnormal = x < 2.2250738585072014e-308;  // and zero, and negatives
   const double y = subnormal ? log_normal(rn::mul(x, 18014398509481984.0), 54.0)  // x * 2^54
                              : log_normal(x);
@@ -225,7 +225,7 @@ PARITY_INLINE double log(double x) {
 
 // log(u) + (x - (u - 1)) / u with u = 1 + x rounded: the second term restores
 // what the rounding of 1 + x lost (it is x itself when 1 + x rounds to 1).
-PARITY_INLINE double log1p(double x) {
+PARITY_FORCE_INLINE double log1p(double x) {
   const double u = rn::add(1.0, x);
   const double y = rn::add(log(u), rn::div(rn::sub(x, rn::sub(u, 1.0)), u));
   const double inf = double_of(0x7ff0000000000000ULL);
@@ -236,7 +236,7 @@ PARITY_INLINE double log1p(double x) {
 
 // tanh |x| = -t / (t + 2) with t = e^(-2|x|) - 1, in [-1, 0]: no cancellation,
 // no overflow; the sign of x (and of zero) put back by its bit.
-PARITY_INLINE double tanh(double x) {
+PARITY_FORCE_INLINE double tanh(double x) {
   double a = detail::with_sign_of(x, 0.0);
   a = a > 22.0 ? 22.0 : a;  // tanh(22) rounds to 1; NaN passes
   const double t = expm1(rn::mul(-2.0, a));
@@ -245,22 +245,22 @@ PARITY_INLINE double tanh(double x) {
 
 // 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below: e^-|x| never overflows,
 // so sigmoid of a large negative x keeps its (subnormal) value instead of 0.
-PARITY_INLINE double sigmoid(double x) {
+PARITY_FORCE_INLINE double sigmoid(double x) {
   const double e = exp(x < 0.0 ? x : -x);
   return rn::div(x < 0.0 ? e : 1.0, rn::add(1.0, e));
 }
 
 // log(1 + e^x) without its overflow or its cancellation: max(x, 0) + log1p(e^-|x|).
-PARITY_INLINE double softplus(double x) {
+PARITY_FORCE_INLINE double softplus(double x) {
   return rn::add(x > 0.0 ? x : 0.0, log1p(exp(x < 0.0 ? x : -x)));
 }
 
-PARITY_INLINE float exp(float x) { return detail::to_float(exp(static_cast<double>(x))); }
-PARITY_INLINE float expm1(float x) { return detail::to_float(expm1(static_cast<double>(x))); }
-PARITY_INLINE float log(float x) { return detail::to_float(log(static_cast<double>(x))); }
-PARITY_INLINE float log1p(float x) { return detail::to_float(log1p(static_cast<double>(x))); }
-PARITY_INLINE float tanh(float x) { return detail::to_float(tanh(static_cast<double>(x))); }
-PARITY_INLINE float sigmoid(float x) { return detail::to_float(sigmoid(static_cast<double>(x))); }
-PARITY_INLINE float softplus(float x) { return detail::to_float(softplus(static_cast<double>(x))); }
+PARITY_FORCE_INLINE float exp(float x) { return detail::to_float(exp(static_cast<double>(x))); }
+PARITY_FORCE_INLINE float expm1(float x) { return detail::to_float(expm1(static_cast<double>(x))); }
+PARITY_FORCE_INLINE float log(float x) { return detail::to_float(log(static_cast<double>(x))); }
+PARITY_FORCE_INLINE float log1p(float x) { return detail::to_float(log1p(static_cast<double>(x))); }
+PARITY_FORCE_INLINE float tanh(float x) { return detail::to_float(tanh(static_cast<double>(x))); }
+PARITY_FORCE_INLINE float sigmoid(float x) { return detail::to_float(sigmoid(static_cast<double>(x))); }
+PARITY_FORCE_INLINE float softplus(float x) { return detail::to_float(softplus(static_cast<double>(x))); }
 
 }  // namespace parity::pmath
