@@ -38,18 +38,18 @@ constexpr bool accepts(Accepts accepts) {
 
 namespace math {
 #if PARITY_DEVICE_CODE
-PARITY_INLINE float pow(float x, float y) { return ::powf(x, y); }
-PARITY_INLINE double pow(double x, double y) { return ::pow(x, y); }
-PARITY_INLINE float sqrt(float x) { return __fsqrt_rn(x); }
-PARITY_INLINE double sqrt(double x) { return __dsqrt_rn(x); }
+PARITY_FORCE_INLINE float pow(float x, float y) { return ::powf(x, y); }
+PARITY_FORCE_INLINE double pow(double x, double y) { return ::pow(x, y); }
+PARITY_FORCE_INLINE float sqrt(float x) { return __fsqrt_rn(x); }
+PARITY_FORCE_INLINE double sqrt(double x) { return __dsqrt_rn(x); }
 #else
-PARITY_INLINE float pow(float x, float y) { return std::pow(x, y); }
-PARITY_INLINE double pow(double x, double y) { return std::pow(x, y); }
-PARITY_INLINE float sqrt(float x) { return std::sqrt(x); }
-PARITY_INLINE double sqrt(double x) { return std::sqrt(x); }
+PARITY_FORCE_INLINE float pow(float x, float y) { return std::pow(x, y); }
+PARITY_FORCE_INLINE double pow(double x, double y) { return std::pow(x, y); }
+PARITY_FORCE_INLINE float sqrt(float x) { return std::sqrt(x); }
+PARITY_FORCE_INLINE double sqrt(double x) { return std::sqrt(x); }
 #endif
 template <typename T>
-PARITY_INLINE bool isnan(T x) {
+PARITY_FORCE_INLINE bool isnan(T x) {
   if constexpr (std::is_floating_point_v<T>) return x != x;
   else return false;
 }
@@ -60,7 +60,7 @@ PARITY_INLINE bool isnan(T x) {
   struct Name {                                                 \
     static constexpr Accepts kAccepts = Accepts::accepts_;      \
     template <typename T>                                       \
-    PARITY_INLINE T operator()(T x) const { return expr; }      \
+    PARITY_FORCE_INLINE T operator()(T x) const { return expr; }      \
   };
 
 PARITY_UNARY_FUNCTOR(Neg, Numeric, static_cast<T>(-x))
@@ -95,7 +95,7 @@ PARITY_UNARY_FUNCTOR(Expm1, Floating, pmath::expm1(x))
     template <typename T>                                                  \
     using result_t = Result;                                               \
     template <typename T>                                                  \
-    PARITY_INLINE Result operator()(T a, T b) const { return expr; }       \
+    PARITY_FORCE_INLINE Result operator()(T a, T b) const { return expr; }       \
   };
 
 PARITY_BINARY_FUNCTOR(Add, Numeric, T, static_cast<T>(a + b))
@@ -126,25 +126,25 @@ template <typename F, typename T, bool kScalarFirst>
 struct BindScalar {
   F f;
   T s;
-  PARITY_INLINE auto operator()(T x) const { return kScalarFirst ? f(s, x) : f(x, s); }
+  PARITY_FORCE_INLINE auto operator()(T x) const { return kScalarFirst ? f(s, x) : f(x, s); }
 };
 
 // clamp(NaN) is NaN; bounds are inclusive.
 template <typename T>
 struct Clamp {
   T lo, hi;
-  PARITY_INLINE T operator()(T x) const { return x < lo ? lo : (hi < x ? hi : x); }
+  PARITY_FORCE_INLINE T operator()(T x) const { return x < lo ? lo : (hi < x ? hi : x); }
 };
 
 struct Where {
   template <typename T>
-  PARITY_INLINE T operator()(bool c, T a, T b) const { return c ? a : b; }
+  PARITY_FORCE_INLINE T operator()(bool c, T a, T b) const { return c ? a : b; }
 };
 
 template <typename To>
 struct Cast {
   template <typename From>
-  PARITY_INLINE To operator()(From x) const {
+  PARITY_FORCE_INLINE To operator()(From x) const {
     if constexpr (std::is_same_v<To, bool>) return x != From(0);
     else return static_cast<To>(x);
   }
